@@ -1,0 +1,60 @@
+//! Pieces several subcommands share: the data directory, the store, logging.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use k9_store::{MasterKey, SqliteStore};
+
+/// Exit code for a usage error (bad flags or ids), as clap uses.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code for failures that are not the user's input (I/O, store, server).
+pub const EXIT_FAILURE: u8 = 1;
+
+/// `--data-dir`, shared by `serve`, `admin` and `demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataDirArgs {
+    /// Where k9 keeps its SQLite database and master key (created on first use).
+    #[arg(long, env = "K9_DATA_DIR", default_value = "./k9-data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+}
+
+/// Opens (creating if needed) the store in `data_dir`. The master key comes from
+/// `K9_MASTER_KEY` (64 hex characters) if set, else from `<data_dir>/master.key`.
+pub fn open_store(data_dir: &Path) -> Result<Arc<SqliteStore>, String> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create data directory {}: {e}", data_dir.display()))?;
+    let master_key = match std::env::var("K9_MASTER_KEY") {
+        Ok(hex) if !hex.is_empty() => MasterKey::from_hex(&hex)
+            .map_err(|e| format!("K9_MASTER_KEY is not usable: {e}"))?,
+        _ => MasterKey::load_or_create(data_dir).map_err(|e| {
+            format!("cannot load master key from {}: {e}", data_dir.display())
+        })?,
+    };
+    SqliteStore::open(data_dir, master_key)
+        .map(Arc::new)
+        .map_err(|e| format!("cannot open store in {}: {e}", data_dir.display()))
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Starts `tracing` output on stderr. The level comes from `K9_LOG` (e.g. `debug`,
+/// `k9_server=debug`), default `info`.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("K9_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests, demo) is harmless: keep the first.
+    let _ = match format {
+        LogFormat::Human => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

@@ -1,0 +1,215 @@
+//! The authentication layer: the only place a signature is checked.
+//!
+//! Order, as API Gateway: body read (64 KiB limit), the secret-free SigV4 checks, key lookup
+//! (unknown, inactive, wrong or expired session token), then the signature compare.
+
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::CONTENT_LENGTH;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use k9_domain::{AccessKeyId, AccountId, PrincipalArn};
+use k9_sigv4::{HttpRequest, VerifyError};
+use k9_store::{AuditEvent, AuditOutcome, CredentialKind, KeyStatus};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use time::OffsetDateTime;
+
+use crate::api_error::ApiError;
+use crate::request_id::RequestId;
+use crate::{AppState, MAX_BODY_BYTES};
+
+/// The verified caller, handed to handlers as a request extension.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who signed: an IAM user, or an assumed-role session.
+    pub arn: PrincipalArn,
+    /// The access key that signed.
+    pub access_key_id: AccessKeyId,
+    /// The caller's AWS account.
+    pub account: AccountId,
+}
+
+/// Reads the body up to the limit: `Err` is the 413 (or 400 for a broken body) to answer.
+async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|error| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+        while let Some(current) = source {
+            if current.is::<http_body_util::LengthLimitError>() {
+                return ApiError::payload_too_large(MAX_BODY_BYTES);
+            }
+            source = current.source();
+        }
+        ApiError::bad_request("The request body could not be read")
+    })
+}
+
+struct Rejection {
+    error: VerifyError,
+    access_key_id: Option<String>,
+}
+
+impl From<VerifyError> for Rejection {
+    fn from(error: VerifyError) -> Self {
+        Self {
+            error,
+            access_key_id: None,
+        }
+    }
+}
+
+/// Verifies the request's signature and resolves the caller, or answers 403 as API Gateway
+/// does. Every decision is written to the audit log (never a secret or a signature).
+pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    let (parts, body) = request.into_parts();
+    let declared_length = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_length.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+        return ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
+    }
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(error) => return error.into_response(),
+    };
+
+    let method = parts.method.as_str().to_owned();
+    let path = parts.uri.path().to_owned();
+    let now = OffsetDateTime::now_utc();
+    let outcome = {
+        let mut headers: Vec<(&str, &[u8])> = parts
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes()))
+            .collect();
+        // HTTP/2 carries the host as `:authority`, which is not in the header map.
+        let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
+        if !parts.headers.contains_key("host") {
+            if let Some(authority) = &authority {
+                headers.push(("host", authority.as_bytes()));
+            }
+        }
+        let wire = HttpRequest {
+            method: &method,
+            path: &path,
+            query: parts.uri.query().unwrap_or(""),
+            headers: &headers,
+            body: &body,
+        };
+        verify(&state, &wire, now).await
+    };
+
+    match outcome {
+        Ok(caller) => {
+            state.store.record_key_use(&caller.access_key_id, now).await;
+            state
+                .store
+                .record_audit(AuditEvent {
+                    time: now,
+                    request_id,
+                    access_key_id: Some(caller.access_key_id.to_string()),
+                    principal: Some(caller.arn.to_string()),
+                    method,
+                    path,
+                    outcome: AuditOutcome::Authenticated,
+                    reason: "signature verified".into(),
+                })
+                .await;
+            let mut request = Request::from_parts(parts, Body::from(body));
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(Rejection {
+            error,
+            access_key_id,
+        }) => {
+            if let VerifyError::SignatureMismatch { .. } = error {
+                tracing::info!(%request_id, %method, %path, reason = error.reason_code(), "authentication failed");
+            } else {
+                tracing::debug!(%request_id, %method, %path, reason = error.reason_code(), "authentication failed");
+            }
+            state
+                .store
+                .record_audit(AuditEvent {
+                    time: now,
+                    request_id,
+                    access_key_id,
+                    principal: None,
+                    method,
+                    path,
+                    outcome: AuditOutcome::AuthenticationFailed,
+                    reason: error.reason_code().into(),
+                })
+                .await;
+            ApiError::from(&error).into_response()
+        }
+    }
+}
+
+async fn verify(
+    state: &AppState,
+    wire: &HttpRequest<'_>,
+    now: OffsetDateTime,
+) -> Result<Caller, Rejection> {
+    let pending = state.verifier.check(wire, SystemTime::from(now))?;
+    let claimed_key = pending.access_key_id().to_owned();
+    let unrecognized = || Rejection {
+        error: VerifyError::UnrecognizedClient,
+        access_key_id: Some(claimed_key.clone()),
+    };
+    let access_key_id = AccessKeyId::parse(&claimed_key).map_err(|_| unrecognized())?;
+    let credential = match state.store.credential(&access_key_id).await {
+        Ok(Some(credential)) => credential,
+        Ok(None) => return Err(unrecognized()),
+        Err(error) => {
+            tracing::error!(%error, "credential lookup failed");
+            // Fail closed; the client sees an authentication failure, not a 500 that would
+            // reveal the key exists.
+            return Err(unrecognized());
+        }
+    };
+    match &credential.kind {
+        CredentialKind::LongTerm { status } => {
+            if *status != KeyStatus::Active || pending.session_token().is_some() {
+                return Err(unrecognized());
+            }
+        }
+        CredentialKind::Temporary {
+            session_token_sha256,
+            expires_at,
+        } => {
+            let token = pending.session_token().ok_or_else(unrecognized)?;
+            let sent: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+            if !bool::from(sent.ct_eq(session_token_sha256)) {
+                return Err(unrecognized());
+            }
+            if *expires_at <= now {
+                return Err(Rejection {
+                    error: VerifyError::ExpiredToken,
+                    access_key_id: Some(claimed_key),
+                });
+            }
+        }
+    }
+    pending
+        .verify_with_secret(credential.secret_access_key.expose().as_bytes())
+        .map_err(|error| Rejection {
+            error,
+            access_key_id: Some(claimed_key.clone()),
+        })?;
+    let account = credential.principal.account().clone();
+    Ok(Caller {
+        arn: credential.principal,
+        access_key_id,
+        account,
+    })
+}

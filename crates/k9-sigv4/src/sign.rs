@@ -1,0 +1,287 @@
+//! The signer: used by tests, tools and the load benchmark. Production clients use the
+//! `aws-sigv4` crate; this one exists so the crate can check itself against AWS's test suite
+//! from both sides.
+
+use std::time::SystemTime;
+
+use time::OffsetDateTime;
+
+use crate::canonical::{canonical_query_from, canonical_uri, parse_query, payload_sha256_hex, string_to_sign, CanonicalRequest};
+use crate::date::format_amz_date;
+use crate::key::{derive_signing_key, hmac_sha256};
+use crate::request::HttpRequest;
+use crate::settings::SigningSettings;
+use crate::{ALGORITHM, MAX_PRESIGN_EXPIRES_SECONDS, UNSIGNED_PAYLOAD};
+
+/// AWS credentials. `Debug` never prints the secret.
+#[derive(Clone)]
+pub struct Credentials {
+    /// e.g. `AKIAIOSFODNN7EXAMPLE`.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: String,
+    /// The session token of temporary credentials.
+    pub session_token: Option<String>,
+}
+
+impl Credentials {
+    /// Credentials from their parts.
+    pub fn new(
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+        session_token: Option<String>,
+    ) -> Self {
+        Self {
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret_access_key.into(),
+            session_token,
+        }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"***")
+            .field("session_token", &self.session_token.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// What to sign for, and how.
+#[derive(Debug, Clone)]
+pub struct SigningParams {
+    /// e.g. `us-east-1`.
+    pub region: String,
+    /// e.g. `execute-api`.
+    pub service: String,
+    /// The signing time.
+    pub time: SystemTime,
+    /// Canonicalisation settings.
+    pub settings: SigningSettings,
+    /// Add and sign `x-amz-content-sha256` (header signing only).
+    pub sign_payload_header: bool,
+    /// Sign over `UNSIGNED-PAYLOAD` instead of the body's hash.
+    pub unsigned_payload: bool,
+    /// Leave the session token out of the signature and add it afterwards (some services,
+    /// e.g. IoT, expect this).
+    pub omit_session_token: bool,
+    /// Presigned validity in seconds (`X-Amz-Expires`).
+    pub expires_in: u64,
+}
+
+impl SigningParams {
+    /// Parameters with AWS's defaults for everything but region, service and time.
+    pub fn new(region: impl Into<String>, service: impl Into<String>, time: SystemTime) -> Self {
+        Self {
+            region: region.into(),
+            service: service.into(),
+            time,
+            settings: SigningSettings::default(),
+            sign_payload_header: false,
+            unsigned_payload: false,
+            omit_session_token: false,
+            expires_in: 900,
+        }
+    }
+}
+
+/// The result of header signing.
+#[derive(Debug, Clone)]
+pub struct SignedOutput {
+    /// Headers to add to the request, `authorization` last.
+    pub headers: Vec<(String, String)>,
+    /// The canonical request that was signed.
+    pub canonical_request: String,
+    /// The string to sign.
+    pub string_to_sign: String,
+    /// The hex signature.
+    pub signature: String,
+}
+
+/// The result of presigning.
+#[derive(Debug, Clone)]
+pub struct PresignedOutput {
+    /// Query parameters (decoded) to append, in AWS's order, `X-Amz-Signature` last.
+    pub query_params: Vec<(String, String)>,
+    /// The canonical request that was signed.
+    pub canonical_request: String,
+    /// The string to sign.
+    pub string_to_sign: String,
+    /// The hex signature.
+    pub signature: String,
+}
+
+/// Why a request could not be signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    /// The request has no `host` header to sign.
+    #[error("the request has no Host header; SigV4 requires one")]
+    MissingHost,
+    /// `expires_in` exceeds a week.
+    #[error("presigned requests may be valid for at most {MAX_PRESIGN_EXPIRES_SECONDS} seconds")]
+    ExpiresTooLong,
+}
+
+/// Headers a signer leaves unsigned because proxies rewrite them.
+const UNSIGNED_HEADERS: [&str; 4] = ["authorization", "user-agent", "x-amzn-trace-id", "expect"];
+
+fn headers_to_sign(request: &HttpRequest<'_>, extra: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = request
+        .headers
+        .iter()
+        .map(|(name, _)| name.to_ascii_lowercase())
+        .filter(|name| !UNSIGNED_HEADERS.contains(&name.as_str()))
+        .chain(extra.iter().map(|name| (*name).to_owned()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+struct Computed {
+    canonical_request: String,
+    string_to_sign: String,
+    signature: String,
+}
+
+fn compute(
+    request: &HttpRequest<'_>,
+    creds: &Credentials,
+    params: &SigningParams,
+    amz_date: &str,
+    canonical_query: &str,
+    signed_headers: &[String],
+    payload_hash: &str,
+) -> Computed {
+    let uri = canonical_uri(request.path, params.settings);
+    let names: Vec<&str> = signed_headers.iter().map(String::as_str).collect();
+    let canonical = CanonicalRequest::new(request, &uri, canonical_query, &names, payload_hash);
+    let scope = format!("{}/{}/{}/aws4_request", &amz_date[..8], params.region, params.service);
+    let to_sign = string_to_sign(amz_date, &scope, &canonical.sha256_hex());
+    let key = derive_signing_key(
+        creds.secret_access_key.as_bytes(),
+        &amz_date[..8],
+        &params.region,
+        &params.service,
+    );
+    Computed {
+        canonical_request: canonical.to_text(),
+        string_to_sign: to_sign.clone(),
+        signature: hex::encode(hmac_sha256(&key, to_sign.as_bytes())),
+    }
+}
+
+fn payload_hash(request: &HttpRequest<'_>, params: &SigningParams) -> String {
+    if params.unsigned_payload {
+        UNSIGNED_PAYLOAD.to_owned()
+    } else {
+        payload_sha256_hex(request.body)
+    }
+}
+
+/// Signs `request` with an `Authorization` header. The returned headers (`x-amz-date`,
+/// optional `x-amz-security-token` and `x-amz-content-sha256`, and `authorization`) must be
+/// added to the request as they are. Every header the request already has is signed, except
+/// `authorization`, `user-agent`, `x-amzn-trace-id` and `expect`.
+pub fn sign_with_header(
+    request: &HttpRequest<'_>,
+    creds: &Credentials,
+    params: &SigningParams,
+) -> Result<SignedOutput, SignError> {
+    if request.header_values("host").next().is_none() {
+        return Err(SignError::MissingHost);
+    }
+    let amz_date = format_amz_date(OffsetDateTime::from(params.time));
+    let payload_hash = payload_hash(request, params);
+    let mut added: Vec<(String, String)> = vec![("x-amz-date".into(), amz_date.clone())];
+    if params.sign_payload_header {
+        added.push(("x-amz-content-sha256".into(), payload_hash.clone()));
+    }
+    let token_signed = creds.session_token.is_some() && !params.omit_session_token;
+    if let (Some(token), true) = (&creds.session_token, token_signed) {
+        added.push(("x-amz-security-token".into(), token.clone()));
+    }
+    let mut all_headers: Vec<(&str, &[u8])> = request.headers.to_vec();
+    all_headers.extend(added.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
+    let with_added = HttpRequest {
+        headers: &all_headers,
+        ..*request
+    };
+    let added_names: Vec<&str> = added.iter().map(|(n, _)| n.as_str()).collect();
+    let signed_headers = headers_to_sign(request, &added_names);
+    let query = canonical_query_from(&parse_query(request.query), |_| false);
+    let computed = compute(&with_added, creds, params, &amz_date, &query, &signed_headers, &payload_hash);
+    let authorization = format!(
+        "{ALGORITHM} Credential={}/{}/{}/{}/aws4_request, SignedHeaders={}, Signature={}",
+        creds.access_key_id,
+        &amz_date[..8],
+        params.region,
+        params.service,
+        signed_headers.join(";"),
+        computed.signature
+    );
+    if let (Some(token), false) = (&creds.session_token, token_signed) {
+        added.push(("x-amz-security-token".into(), token.clone()));
+    }
+    added.push(("authorization".into(), authorization));
+    Ok(SignedOutput {
+        headers: added,
+        canonical_request: computed.canonical_request,
+        string_to_sign: computed.string_to_sign,
+        signature: computed.signature,
+    })
+}
+
+/// Presigns `request`: the returned query parameters, percent-encoded and appended to the
+/// request's query, make it valid for `params.expires_in` seconds without any header.
+pub fn presign(
+    request: &HttpRequest<'_>,
+    creds: &Credentials,
+    params: &SigningParams,
+) -> Result<PresignedOutput, SignError> {
+    if request.header_values("host").next().is_none() {
+        return Err(SignError::MissingHost);
+    }
+    if params.expires_in > MAX_PRESIGN_EXPIRES_SECONDS {
+        return Err(SignError::ExpiresTooLong);
+    }
+    let amz_date = format_amz_date(OffsetDateTime::from(params.time));
+    let signed_headers = headers_to_sign(request, &[]);
+    let mut added: Vec<(String, String)> = vec![
+        ("X-Amz-Algorithm".into(), ALGORITHM.into()),
+        (
+            "X-Amz-Credential".into(),
+            format!("{}/{}/{}/{}/aws4_request", creds.access_key_id, &amz_date[..8], params.region, params.service),
+        ),
+        ("X-Amz-Date".into(), amz_date.clone()),
+        ("X-Amz-SignedHeaders".into(), signed_headers.join(";")),
+        ("X-Amz-Expires".into(), params.expires_in.to_string()),
+    ];
+    let token_signed = creds.session_token.is_some() && !params.omit_session_token;
+    if let (Some(token), true) = (&creds.session_token, token_signed) {
+        added.push(("X-Amz-Security-Token".into(), token.clone()));
+    }
+    let mut query = request.query.to_owned();
+    for (name, value) in &added {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        crate::encoding::encode_component(name.as_bytes(), &mut query);
+        query.push('=');
+        crate::encoding::encode_component(value.as_bytes(), &mut query);
+    }
+    let canonical_query = canonical_query_from(&parse_query(&query), |_| false);
+    let computed = compute(request, creds, params, &amz_date, &canonical_query, &signed_headers, &payload_hash(request, params));
+    if let (Some(token), false) = (&creds.session_token, token_signed) {
+        added.push(("X-Amz-Security-Token".into(), token.clone()));
+    }
+    added.push(("X-Amz-Signature".into(), computed.signature.clone()));
+    Ok(PresignedOutput {
+        query_params: added,
+        canonical_request: computed.canonical_request,
+        string_to_sign: computed.string_to_sign,
+        signature: computed.signature,
+    })
+}

@@ -1,0 +1,437 @@
+//! [`SqliteStore`]: the embedded backend, one SQLite file in the data directory.
+//!
+//! - Writes go to one writer thread that commits them in groups (`writer.rs`), with
+//!   `synchronous=FULL` so a commit is on disk when a caller is told it succeeded.
+//! - Reads use a small pool of read-only connections on the calling thread (`reads.rs`).
+//! - WAL mode lets readers, the writer and another process (the admin CLI) share the
+//!   file; `busy_timeout` makes writers from two processes wait for each other.
+
+mod codec;
+mod reads;
+mod schema;
+mod writer;
+mod writes;
+
+use std::fmt;
+use std::fs::OpenOptions;
+use std::io::ErrorKind;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, ExecutionStatus, PrincipalArn};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+
+use crate::audit::sanitized;
+use crate::crypto::SecretCipher;
+use crate::secret::create_data_dir;
+use crate::store::{MAX_PAGE_SIZE, MAX_SESSION_DURATION, MIN_SESSION_DURATION};
+use crate::{
+    random, AccessKey, AccessKeyInfo, AssumedRoleUser, AuditEvent, Credential, CustomerInfo,
+    EnqueueOutcome, Execution, ExecutionPage, KeyStatus, MasterKey, NewAccessKey, NewSession,
+    SessionCredentials, Store, StoreError,
+};
+use codec::{to_nanos, whole_seconds_utc};
+use reads::{ReadPool, BUSY_TIMEOUT};
+use writer::Writer;
+use writes::SessionRow;
+
+/// Associated data of the master key check value, so it cannot be mistaken for a secret.
+const MASTER_KEY_CHECK_AAD: &str = "k9 master key check";
+/// `store_meta` key of the master key check value.
+const MASTER_KEY_CHECK: &str = "master_key_check";
+
+/// The embedded [`Store`]: `<data_dir>/k9.sqlite3`, secrets encrypted with the
+/// [`MasterKey`].
+///
+/// Dropping it commits every pending write (including audit events) and stops the
+/// writer thread; it blocks for that commit.
+pub struct SqliteStore {
+    db_path: PathBuf,
+    cipher: SecretCipher,
+    readers: ReadPool,
+    writer: Writer,
+}
+
+impl SqliteStore {
+    /// The database file's name inside the data directory.
+    pub const FILE_NAME: &'static str = "k9.sqlite3";
+
+    /// Opens (creating if needed) `<data_dir>/k9.sqlite3` and brings its schema up to
+    /// date. Fails with [`StoreError::MasterKeyMismatch`] if the database was created
+    /// with another master key.
+    pub fn open(data_dir: &Path, master_key: MasterKey) -> Result<Self, StoreError> {
+        create_data_dir(data_dir)?;
+        let db_path = data_dir.join(Self::FILE_NAME);
+        create_private_file(&db_path)?;
+        let mut conn = open_writer(&db_path)?;
+        schema::migrate(&mut conn)?;
+        let cipher = SecretCipher::new(&master_key);
+        check_master_key(&mut conn, &cipher)?;
+        let readers = ReadPool::open(&db_path)?;
+        let writer = Writer::start(conn, &db_path)?;
+        Ok(Self {
+            db_path,
+            cipher,
+            readers,
+            writer,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.db_path
+    }
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.db_path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates `path` empty with mode 0600 unless it exists, so that SQLite (which keeps an
+/// existing file's mode, and gives its `-wal`/`-shm` files the same) never makes the
+/// database readable by other users.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::Io {
+            action: "create the database file",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The writer's connection: WAL, `synchronous=FULL` (each commit fsync'd), foreign keys
+/// enforced, waits up to [`BUSY_TIMEOUT`] for another process's lock.
+fn open_writer(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String =
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::invalid(format!(
+            "could not switch {} to WAL mode (got '{mode}'): is it on a network file system?",
+            path.display()
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Checks that `cipher` opens the check value stored when the database was created, or
+/// stores one if this is a new database. Catches a wrong master key at startup rather
+/// than at the first request.
+fn check_master_key(conn: &mut Connection, cipher: &SecretCipher) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let stored: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT value FROM store_meta WHERE key = ?1",
+            [MASTER_KEY_CHECK],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match stored {
+        Some(sealed) => {
+            cipher.open(MASTER_KEY_CHECK_AAD, &sealed)?;
+        }
+        None => {
+            let sealed = cipher.seal(MASTER_KEY_CHECK_AAD, b"k9")?;
+            tx.execute(
+                "INSERT INTO store_meta (key, value) VALUES (?1, ?2)",
+                rusqlite::params![MASTER_KEY_CHECK, sealed],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn credential(&self, id: &AccessKeyId) -> Result<Option<Credential>, StoreError> {
+        self.readers
+            .with(|conn| reads::credential(conn, &self.cipher, id))
+    }
+
+    async fn record_key_use(&self, id: &AccessKeyId, at: OffsetDateTime) {
+        match to_nanos(at) {
+            Ok(at) => self.writer.record_key_use(id.to_string(), at).await,
+            Err(e) => tracing::warn!(error = %e, access_key_id = %id, "key use not recorded"),
+        }
+    }
+
+    async fn is_authorized(
+        &self,
+        caller: &PrincipalArn,
+        customer: &CustomerId,
+        account: &AccountId,
+    ) -> Result<bool, StoreError> {
+        self.readers
+            .with(|conn| reads::is_authorized(conn, caller, customer, account))
+    }
+
+    async fn enqueue_execution(
+        &self,
+        customer: &CustomerId,
+        account: &AccountId,
+        requested_by: &PrincipalArn,
+        now: OffsetDateTime,
+    ) -> Result<EnqueueOutcome, StoreError> {
+        let (customer, account, requested_by) =
+            (customer.clone(), account.clone(), requested_by.clone());
+        self.writer
+            .submit(move |conn| {
+                writes::enqueue_execution(conn, &customer, &account, &requested_by, now)
+            })
+            .await
+    }
+
+    async fn execution(
+        &self,
+        customer: &CustomerId,
+        account: &AccountId,
+        id: &ExecutionId,
+    ) -> Result<Option<Execution>, StoreError> {
+        self.readers
+            .with(|conn| reads::execution(conn, customer, account, id))
+    }
+
+    async fn list_executions(
+        &self,
+        customer: &CustomerId,
+        account: &AccountId,
+        limit: u32,
+        next_token: Option<&str>,
+    ) -> Result<ExecutionPage, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE);
+        self.readers
+            .with(|conn| reads::list_executions(conn, customer, account, limit, next_token))
+    }
+
+    async fn set_execution_status(
+        &self,
+        id: &ExecutionId,
+        status: ExecutionStatus,
+        at: OffsetDateTime,
+        error: Option<&str>,
+    ) -> Result<Execution, StoreError> {
+        let (id, error) = (id.clone(), error.map(str::to_owned));
+        self.writer
+            .submit(move |conn| {
+                writes::set_execution_status(conn, &id, status, at, error.as_deref())
+            })
+            .await
+    }
+
+    async fn record_audit(&self, event: AuditEvent) {
+        self.writer.record_audit(sanitized(event)).await;
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.writer.flush().await
+    }
+
+    async fn create_user(
+        &self,
+        arn: &PrincipalArn,
+        now: OffsetDateTime,
+    ) -> Result<NewAccessKey, StoreError> {
+        let PrincipalArn::User { name, .. } = arn else {
+            return Err(StoreError::invalid(format!(
+                "{arn} is not a user ARN: access keys are for users (arn:aws:iam::<account>:user/<path/><name>); \
+                 roles get temporary credentials from a session"
+            )));
+        };
+        let key_id = AccessKeyId::generate_long_term();
+        let secret = random::secret_access_key();
+        let sealed = self
+            .cipher
+            .seal(key_id.as_str(), secret.expose().as_bytes())?;
+        let create_date = whole_seconds_utc(now);
+        let unique_id = random::unique_id("AIDA");
+        let (user, id) = (arn.clone(), key_id.clone());
+        self.writer
+            .submit(move |conn| {
+                writes::create_user_key(conn, &user, &unique_id, &id, &sealed, create_date)
+            })
+            .await?;
+        Ok(NewAccessKey {
+            access_key: AccessKey {
+                user_name: name.clone(),
+                user_arn: arn.clone(),
+                access_key_id: key_id,
+                status: KeyStatus::Active,
+                secret_access_key: secret,
+                create_date,
+            },
+        })
+    }
+
+    async fn create_role(&self, arn: &PrincipalArn, now: OffsetDateTime) -> Result<(), StoreError> {
+        if !matches!(arn, PrincipalArn::Role { .. }) {
+            return Err(StoreError::invalid(format!(
+                "{arn} is not a role ARN: expected arn:aws:iam::<account>:role/<path/><name>"
+            )));
+        }
+        let (role, unique_id, created) = (
+            arn.clone(),
+            random::unique_id("AROA"),
+            whole_seconds_utc(now),
+        );
+        self.writer
+            .submit(move |conn| writes::create_role(conn, &role, &unique_id, created))
+            .await
+    }
+
+    async fn list_keys(&self) -> Result<Vec<AccessKeyInfo>, StoreError> {
+        self.readers.with(reads::list_keys)
+    }
+
+    async fn set_key_status(&self, id: &AccessKeyId, status: KeyStatus) -> Result<(), StoreError> {
+        if id.is_temporary() {
+            return Err(StoreError::invalid(format!(
+                "{id} is a temporary (session) key, which has no status: delete it to end the session"
+            )));
+        }
+        let id = id.clone();
+        self.writer
+            .submit(move |conn| writes::set_key_status(conn, &id, status))
+            .await
+    }
+
+    async fn delete_key(&self, id: &AccessKeyId) -> Result<(), StoreError> {
+        let id = id.clone();
+        self.writer
+            .submit(move |conn| writes::delete_key(conn, &id))
+            .await
+    }
+
+    async fn create_customer(
+        &self,
+        id: &CustomerId,
+        name: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (id, name) = (id.clone(), name.map(str::to_owned));
+        self.writer
+            .submit(move |conn| writes::create_customer(conn, &id, name.as_deref(), now))
+            .await
+    }
+
+    async fn add_account(
+        &self,
+        customer: &CustomerId,
+        account: &AccountId,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (customer, account) = (customer.clone(), account.clone());
+        self.writer
+            .submit(move |conn| writes::add_account(conn, &customer, &account, now))
+            .await
+    }
+
+    async fn approve(
+        &self,
+        customer: &CustomerId,
+        arn: &PrincipalArn,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let (customer, arn) = (customer.clone(), arn.clone());
+        self.writer
+            .submit(move |conn| writes::approve(conn, &customer, &arn, now))
+            .await
+    }
+
+    async fn revoke(&self, customer: &CustomerId, arn: &PrincipalArn) -> Result<(), StoreError> {
+        let (customer, arn) = (customer.clone(), arn.clone());
+        self.writer
+            .submit(move |conn| writes::revoke(conn, &customer, &arn))
+            .await
+    }
+
+    async fn customer(&self, id: &CustomerId) -> Result<Option<CustomerInfo>, StoreError> {
+        self.readers.with(|conn| reads::customer(conn, id))
+    }
+
+    async fn create_session(
+        &self,
+        role: &PrincipalArn,
+        session_name: &str,
+        duration: Duration,
+        now: OffsetDateTime,
+    ) -> Result<NewSession, StoreError> {
+        if !matches!(role, PrincipalArn::Role { .. }) {
+            return Err(StoreError::invalid(format!(
+                "{role} is not a role ARN: only a role (arn:aws:iam::<account>:role/<path/><name>) can be assumed"
+            )));
+        }
+        if !(MIN_SESSION_DURATION..=MAX_SESSION_DURATION).contains(&duration) {
+            return Err(StoreError::invalid(format!(
+                "session duration must be {} to {} seconds (15 minutes to 12 hours), got {}",
+                MIN_SESSION_DURATION.whole_seconds(),
+                MAX_SESSION_DURATION.whole_seconds(),
+                duration.whole_seconds()
+            )));
+        }
+        let session_arn = role
+            .assumed_role_session(session_name)
+            .map_err(|e| StoreError::invalid(e.to_string()))?;
+        let key_id = AccessKeyId::generate_temporary();
+        let secret = random::secret_access_key();
+        let token = random::session_token();
+        let created_at = whole_seconds_utc(now);
+        let expires_at = created_at + Duration::seconds(duration.whole_seconds());
+        let row = SessionRow {
+            role: role.clone(),
+            session_arn: session_arn.clone(),
+            key_id: key_id.clone(),
+            sealed_secret: self
+                .cipher
+                .seal(key_id.as_str(), secret.expose().as_bytes())?,
+            token_sha256: Sha256::digest(token.expose().as_bytes()).into(),
+            created_at,
+            expires_at,
+        };
+        let role_unique_id = self
+            .writer
+            .submit(move |conn| writes::create_session(conn, &row))
+            .await?;
+        Ok(NewSession {
+            credentials: SessionCredentials {
+                access_key_id: key_id,
+                secret_access_key: secret,
+                session_token: token,
+                expiration: expires_at,
+            },
+            assumed_role_user: AssumedRoleUser {
+                assumed_role_id: format!("{role_unique_id}:{session_name}"),
+                arn: session_arn,
+            },
+        })
+    }
+
+    async fn audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE);
+        self.readers.with(|conn| reads::audit_events(conn, limit))
+    }
+}

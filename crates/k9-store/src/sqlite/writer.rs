@@ -1,0 +1,310 @@
+//! The writer thread: the only writer to the database, committing in groups.
+//!
+//! Every write is a command on one channel. The thread takes the first pending command,
+//! drains whatever else is already waiting (up to [`MAX_BATCH`]), runs them all in ONE
+//! `BEGIN IMMEDIATE` transaction, commits (an fsync, with `synchronous=FULL`), then
+//! replies to every waiting caller. Under load a batch fills while the previous one is
+//! being fsync'd, so durability costs one fsync per batch, not per request.
+//!
+//! Each awaited write runs inside its own savepoint, so a write that fails (say, a
+//! `NotFound`) leaves nothing behind and does not spoil the rest of its batch. Because
+//! one thread applies the writes one after another, a check and the write that depends
+//! on it (e.g. "is an execution already queued?" then insert) cannot race.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::sqlite::writes;
+use crate::{AuditEvent, StoreError};
+
+/// Most commands in one transaction.
+const MAX_BATCH: usize = 512;
+/// Commands that may wait for the writer before senders wait for room (back-pressure
+/// instead of unbounded memory).
+const CHANNEL_CAPACITY: usize = 16_384;
+
+/// Called once the batch a write was in has been committed (`None`) or has failed
+/// (`Some(reason)`).
+type Completion = Box<dyn FnOnce(Option<&str>) + Send>;
+
+/// A write waiting to run inside a batch's transaction.
+trait WriteJob: Send {
+    /// Runs the write (in its own savepoint) and returns how to reply after the commit.
+    fn run(self: Box<Self>, conn: &Connection) -> Ran;
+    /// Replies `message` without running (the batch could not even start).
+    fn fail(self: Box<Self>, message: &str);
+}
+
+/// A write closure and the channel its caller waits on.
+struct PendingWrite<T, F> {
+    write: F,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> WriteJob for PendingWrite<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> Ran {
+        let PendingWrite { write, reply } = *self;
+        let (result, poisoned) = in_savepoint(conn, write);
+        let complete: Completion = Box::new(move |batch_failure: Option<&str>| {
+            let result = match (batch_failure, result) {
+                (Some(message), Ok(_)) => Err(StoreError::WriteFailed {
+                    message: message.to_owned(),
+                }),
+                // A write that failed by itself reports its own, more precise, error.
+                (_, result) => result,
+            };
+            // The caller may have stopped waiting (e.g. its request was cancelled).
+            let _ = reply.send(result);
+        });
+        Ran { poisoned, complete }
+    }
+
+    fn fail(self: Box<Self>, message: &str) {
+        let _ = self.reply.send(Err(StoreError::WriteFailed {
+            message: message.to_owned(),
+        }));
+    }
+}
+
+/// What running a [`WriteJob`] left behind.
+struct Ran {
+    /// The job's savepoint could not be rolled back or released: the transaction may hold
+    /// part of a failed write, so the whole batch must be rolled back.
+    poisoned: Option<String>,
+    /// Replies to the caller after the commit.
+    complete: Completion,
+}
+
+/// One request to the writer thread.
+enum Command {
+    /// A write whose caller waits for the commit.
+    Write(Box<dyn WriteJob>),
+    /// A key authenticated a request (Unix nanoseconds); nobody waits.
+    KeyUse { access_key_id: String, at: i64 },
+    /// An audit event to insert; nobody waits.
+    Audit(AuditEvent),
+    /// Reply once everything sent before has been committed.
+    Flush(oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// Handle to the writer thread. Dropping it commits everything pending and joins the
+/// thread.
+pub(crate) struct Writer {
+    sender: Option<mpsc::Sender<Command>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts the writer thread, which takes ownership of `conn` (opened on `db_path`).
+    pub(crate) fn start(conn: Connection, db_path: &Path) -> Result<Self, StoreError> {
+        let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+        let thread = std::thread::Builder::new()
+            .name("k9-store-writer".into())
+            .spawn(move || run(conn, receiver))
+            .map_err(|source| StoreError::Io {
+                action: "start the writer thread for",
+                path: db_path.to_path_buf(),
+                source,
+            })?;
+        Ok(Self {
+            sender: Some(sender),
+            thread: Some(thread),
+        })
+    }
+
+    /// Runs `write` in the writer's next transaction and returns its result once that
+    /// transaction is committed. If `write` fails, its changes are rolled back and its
+    /// error returned; if the commit fails, [`StoreError::WriteFailed`].
+    pub(crate) async fn submit<T, F>(&self, write: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, replied) = oneshot::channel();
+        let job = Box::new(PendingWrite { write, reply });
+        self.send(Command::Write(job)).await?;
+        replied.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Queues a key-use update; does not wait for it to be committed.
+    pub(crate) async fn record_key_use(&self, access_key_id: String, at: i64) {
+        if let Err(e) = self.send(Command::KeyUse { access_key_id, at }).await {
+            tracing::warn!(error = %e, "key use not recorded");
+        }
+    }
+
+    /// Queues an audit event; does not wait for it to be committed.
+    pub(crate) async fn record_audit(&self, event: AuditEvent) {
+        if let Err(e) = self.send(Command::Audit(event)).await {
+            tracing::error!(error = %e, "audit event not recorded");
+        }
+    }
+
+    /// Waits until everything sent before has been committed.
+    pub(crate) async fn flush(&self) -> Result<(), StoreError> {
+        let (reply, replied) = oneshot::channel();
+        self.send(Command::Flush(reply)).await?;
+        replied.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    async fn send(&self, command: Command) -> Result<(), StoreError> {
+        let sender = self.sender.as_ref().ok_or(StoreError::WriterStopped)?;
+        sender
+            .send(command)
+            .await
+            .map_err(|_| StoreError::WriterStopped)
+    }
+}
+
+impl Drop for Writer {
+    /// Closes the channel, lets the thread commit what is still queued, and waits for it,
+    /// so nothing accepted is lost at shutdown.
+    fn drop(&mut self) {
+        drop(self.sender.take());
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("the store's writer thread panicked");
+            }
+        }
+    }
+}
+
+/// Runs `write` between `SAVEPOINT` and `RELEASE`, rolling back to the savepoint if it
+/// fails. The second value is set when the savepoint could not be closed, in which case
+/// the batch must not be committed.
+fn in_savepoint<T>(
+    conn: &Connection,
+    write: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> (Result<T, StoreError>, Option<String>) {
+    let run = |sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut statement| statement.execute([]))
+    };
+    if let Err(e) = run("SAVEPOINT k9_write") {
+        return (Err(e.into()), None);
+    }
+    let result = write(conn);
+    let closed = if result.is_ok() {
+        run("RELEASE k9_write")
+    } else {
+        run("ROLLBACK TO k9_write").and_then(|_| run("RELEASE k9_write"))
+    };
+    match closed {
+        Ok(_) => (result, None),
+        Err(e) => {
+            let message = format!("could not close a write's savepoint: {e}");
+            (
+                result.and(Err(StoreError::WriteFailed {
+                    message: message.clone(),
+                })),
+                Some(message),
+            )
+        }
+    }
+}
+
+/// The writer thread's loop: one batch per iteration until every sender is gone and the
+/// channel is empty.
+fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = receiver.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(command) => batch.push(command),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut conn, &mut batch);
+    }
+    tracing::debug!("store writer stopped");
+}
+
+/// Applies `batch` in one transaction, commits it, and replies to every waiting caller.
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let message = format!("could not begin a write transaction: {e}");
+            tracing::error!(%message, lost = batch.len(), "write batch failed");
+            for command in batch.drain(..) {
+                fail_unrun(command, &message);
+            }
+            return;
+        }
+    };
+    let mut completions = Vec::new();
+    let mut flushes = Vec::new();
+    let mut key_uses: HashMap<String, i64> = HashMap::new();
+    let mut poisoned = None;
+    let mut audit_failures = 0usize;
+    for command in batch.drain(..) {
+        match command {
+            Command::Write(job) => {
+                let ran = job.run(&tx);
+                if ran.poisoned.is_some() {
+                    poisoned = ran.poisoned;
+                }
+                completions.push(ran.complete);
+            }
+            Command::KeyUse { access_key_id, at } => {
+                let latest = key_uses.entry(access_key_id).or_insert(at);
+                *latest = (*latest).max(at);
+            }
+            Command::Audit(event) => {
+                if let Err(e) = writes::insert_audit_event(&tx, &event) {
+                    audit_failures += 1;
+                    tracing::error!(error = %e, request_id = %event.request_id, "audit event not recorded");
+                }
+            }
+            Command::Flush(reply) => flushes.push(reply),
+        }
+    }
+    if audit_failures == 0 && poisoned.is_none() {
+        for (access_key_id, at) in &key_uses {
+            if let Err(e) = writes::record_key_use(&tx, access_key_id, *at) {
+                tracing::warn!(error = %e, %access_key_id, "key use not recorded");
+            }
+        }
+    }
+    let outcome = match poisoned {
+        Some(message) => Err(message), // dropping `tx` rolls the batch back
+        None => tx.commit().map_err(|e| format!("commit failed: {e}")),
+    };
+    if let Err(message) = &outcome {
+        tracing::error!(%message, writes = completions.len(), "write batch rolled back");
+    }
+    let failure = outcome.as_ref().err().map(String::as_str);
+    for complete in completions {
+        complete(failure);
+    }
+    for reply in flushes {
+        let _ = reply.send(match failure {
+            None => Ok(()),
+            Some(message) => Err(StoreError::WriteFailed {
+                message: message.to_owned(),
+            }),
+        });
+    }
+}
+
+/// Replies `message` to a command that never ran.
+fn fail_unrun(command: Command, message: &str) {
+    match command {
+        Command::Write(job) => job.fail(message),
+        Command::Flush(reply) => {
+            let _ = reply.send(Err(StoreError::WriteFailed {
+                message: message.to_owned(),
+            }));
+        }
+        Command::KeyUse { .. } | Command::Audit(_) => {}
+    }
+}

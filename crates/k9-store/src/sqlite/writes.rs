@@ -1,0 +1,426 @@
+//! The writes, as functions the writer thread runs inside its transaction.
+//!
+//! Each takes the writer's connection (inside a savepoint) and fully checks its own
+//! preconditions, so no caller-side check can race with another write.
+
+use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, ExecutionStatus, PrincipalArn};
+use rusqlite::{params, Connection, OptionalExtension};
+use time::OffsetDateTime;
+
+use crate::sqlite::codec::to_nanos;
+use crate::sqlite::reads::{execution_by_id, queued_execution};
+use crate::{AuditEvent, EnqueueOutcome, Execution, KeyStatus, StoreError};
+
+/// How many random execution ids to try before giving up. Ids carry 36^4 random
+/// combinations per customer, account and day, so a second try is already rare.
+const MAX_EXECUTION_ID_ATTEMPTS: usize = 16;
+
+/// Sessions this long past their expiry are deleted when a new session is created
+/// (until then a request with one is told it expired, rather than that it is unknown).
+const EXPIRED_SESSION_RETENTION: time::Duration = time::Duration::days(1);
+
+/// Queues an execution or returns the one already queued (see `Store::enqueue_execution`).
+pub(crate) fn enqueue_execution(
+    conn: &Connection,
+    customer: &CustomerId,
+    account: &AccountId,
+    requested_by: &PrincipalArn,
+    now: OffsetDateTime,
+) -> Result<EnqueueOutcome, StoreError> {
+    if let Some(existing) = queued_execution(conn, customer, account)? {
+        return Ok(EnqueueOutcome::Coalesced(existing));
+    }
+    ensure_account_of(conn, customer, account)?;
+    let requested_at = now.to_offset(time::UtcOffset::UTC);
+    let nanos = to_nanos(requested_at)?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO executions (execution_id, customer_id, account_id, status, requested_by, requested_at)
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?5)
+         ON CONFLICT (execution_id) DO NOTHING",
+    )?;
+    for _ in 0..MAX_EXECUTION_ID_ATTEMPTS {
+        let id = ExecutionId::generate(customer, account, requested_at);
+        let inserted = insert.execute(params![
+            id.as_str(),
+            customer.as_str(),
+            account.as_str(),
+            requested_by.to_string(),
+            nanos
+        ])?;
+        if inserted == 1 {
+            return Ok(EnqueueOutcome::Queued(Execution {
+                execution_id: id,
+                customer_id: customer.clone(),
+                account_id: account.clone(),
+                status: ExecutionStatus::Queued,
+                requested_by: requested_by.clone(),
+                requested_at,
+                started_at: None,
+                finished_at: None,
+                error: None,
+            }));
+        }
+    }
+    Err(StoreError::WriteFailed {
+        message: format!("no free execution id for {customer}/{account} after {MAX_EXECUTION_ID_ATTEMPTS} attempts"),
+    })
+}
+
+/// Moves an execution to `status` (see `Store::set_execution_status`).
+pub(crate) fn set_execution_status(
+    conn: &Connection,
+    id: &ExecutionId,
+    status: ExecutionStatus,
+    at: OffsetDateTime,
+    error: Option<&str>,
+) -> Result<Execution, StoreError> {
+    let current = execution_by_id(conn, id)?
+        .ok_or_else(|| StoreError::not_found(format!("execution {id}")))?;
+    let allowed = match status {
+        ExecutionStatus::Queued => false,
+        ExecutionStatus::Running => current.status == ExecutionStatus::Queued,
+        ExecutionStatus::Succeeded | ExecutionStatus::Failed => !current.status.is_finished(),
+    };
+    if !allowed {
+        return Err(StoreError::invalid(format!(
+            "execution {id} is {} and cannot become {status}",
+            current.status
+        )));
+    }
+    if error.is_some() && status != ExecutionStatus::Failed {
+        return Err(StoreError::invalid(
+            "only a failed execution can carry an error",
+        ));
+    }
+    let at = to_nanos(at)?;
+    let (started, finished) = match status {
+        ExecutionStatus::Running => (Some(at), None),
+        _ => (None, Some(at)),
+    };
+    conn.prepare_cached(
+        "UPDATE executions
+         SET status = ?2, started_at = coalesce(?3, started_at), finished_at = ?4, error = ?5
+         WHERE execution_id = ?1",
+    )?
+    .execute(params![
+        id.as_str(),
+        status.as_str(),
+        started,
+        finished,
+        error
+    ])?;
+    execution_by_id(conn, id)?.ok_or_else(|| StoreError::not_found(format!("execution {id}")))
+}
+
+/// Creates the user if absent and inserts a new long-term key for it.
+pub(crate) fn create_user_key(
+    conn: &Connection,
+    user: &PrincipalArn,
+    unique_id: &str,
+    key_id: &AccessKeyId,
+    sealed_secret: &[u8],
+    created_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let created = to_nanos(created_at)?;
+    insert_principal_if_absent(conn, user, "user", unique_id, created)?;
+    conn.prepare_cached(
+        "INSERT INTO access_keys (access_key_id, user_arn, status, secret, created_at)
+         VALUES (?1, ?2, 'Active', ?3, ?4)",
+    )?
+    .execute(params![
+        key_id.as_str(),
+        user.to_string(),
+        sealed_secret,
+        created
+    ])?;
+    Ok(())
+}
+
+/// Creates a role; `AlreadyExists` if a role of that name is in the account.
+pub(crate) fn create_role(
+    conn: &Connection,
+    role: &PrincipalArn,
+    unique_id: &str,
+    created_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    if principal_named(conn, role, "role")?.is_some() {
+        return Err(StoreError::already_exists(format!(
+            "role {} in account {}",
+            role.name(),
+            role.account()
+        )));
+    }
+    insert_principal_if_absent(conn, role, "role", unique_id, to_nanos(created_at)?)
+}
+
+/// Inserts a user or role unless that exact ARN exists; a same-named principal of that
+/// kind under another path is `AlreadyExists`.
+fn insert_principal_if_absent(
+    conn: &Connection,
+    arn: &PrincipalArn,
+    kind: &str,
+    unique_id: &str,
+    created: i64,
+) -> Result<(), StoreError> {
+    let arn_text = arn.to_string();
+    match principal_named(conn, arn, kind)? {
+        Some(existing) if existing == arn_text => Ok(()),
+        Some(existing) => Err(StoreError::already_exists(format!(
+            "{kind} {} in account {} (as {existing})",
+            arn.name(),
+            arn.account()
+        ))),
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO principals (arn, kind, account_id, name, unique_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                arn_text,
+                kind,
+                arn.account().as_str(),
+                arn.name(),
+                unique_id,
+                created
+            ])?;
+            Ok(())
+        }
+    }
+}
+
+/// The ARN of the `kind` principal with `arn`'s account and name, if any.
+fn principal_named(
+    conn: &Connection,
+    arn: &PrincipalArn,
+    kind: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT arn FROM principals WHERE kind = ?1 AND account_id = ?2 AND name = ?3",
+        )?
+        .query_row(params![kind, arn.account().as_str(), arn.name()], |row| {
+            row.get(0)
+        })
+        .optional()?)
+}
+
+/// Sets a long-term key's status.
+pub(crate) fn set_key_status(
+    conn: &Connection,
+    id: &AccessKeyId,
+    status: KeyStatus,
+) -> Result<(), StoreError> {
+    let updated = conn
+        .prepare_cached("UPDATE access_keys SET status = ?2 WHERE access_key_id = ?1")?
+        .execute(params![id.as_str(), status.as_str()])?;
+    if updated == 0 {
+        return Err(StoreError::not_found(format!("access key {id}")));
+    }
+    Ok(())
+}
+
+/// Deletes a long-term key or a session.
+pub(crate) fn delete_key(conn: &Connection, id: &AccessKeyId) -> Result<(), StoreError> {
+    let sql = if id.is_temporary() {
+        "DELETE FROM sessions WHERE access_key_id = ?1"
+    } else {
+        "DELETE FROM access_keys WHERE access_key_id = ?1"
+    };
+    if conn.prepare_cached(sql)?.execute([id.as_str()])? == 0 {
+        return Err(StoreError::not_found(format!("access key {id}")));
+    }
+    Ok(())
+}
+
+/// Creates a customer; `AlreadyExists` if present.
+pub(crate) fn create_customer(
+    conn: &Connection,
+    id: &CustomerId,
+    name: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO customers (customer_id, name, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (customer_id) DO NOTHING",
+        )?
+        .execute(params![id.as_str(), name, to_nanos(now)?])?;
+    if inserted == 0 {
+        return Err(StoreError::already_exists(format!("customer {id}")));
+    }
+    Ok(())
+}
+
+/// Registers an account to a customer (idempotent).
+pub(crate) fn add_account(
+    conn: &Connection,
+    customer: &CustomerId,
+    account: &AccountId,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    ensure_customer(conn, customer)?;
+    let owner: Option<String> = conn
+        .prepare_cached("SELECT customer_id FROM accounts WHERE account_id = ?1")?
+        .query_row([account.as_str()], |row| row.get(0))
+        .optional()?;
+    match owner {
+        Some(owner) if owner == customer.as_str() => Ok(()),
+        Some(owner) => Err(StoreError::already_exists(format!(
+            "account {account} (registered to customer {owner})"
+        ))),
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO accounts (account_id, customer_id, added_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![account.as_str(), customer.as_str(), to_nanos(now)?])?;
+            Ok(())
+        }
+    }
+}
+
+/// Approves a user or role for a customer (idempotent).
+pub(crate) fn approve(
+    conn: &Connection,
+    customer: &CustomerId,
+    arn: &PrincipalArn,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    if let PrincipalArn::AssumedRole {
+        account, role_name, ..
+    } = arn
+    {
+        return Err(StoreError::invalid(format!(
+            "cannot approve the role session {arn}: approve its role instead \
+             (arn:aws:iam::{account}:role/<path/>{role_name}), which covers all its sessions"
+        )));
+    }
+    ensure_customer(conn, customer)?;
+    conn.prepare_cached(
+        "INSERT INTO approvals (customer_id, principal_arn, principal_account, principal_name, approved_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (customer_id, principal_arn) DO NOTHING",
+    )?
+    .execute(params![customer.as_str(), arn.to_string(), arn.account().as_str(), arn.name(), to_nanos(now)?])?;
+    Ok(())
+}
+
+/// Withdraws an approval.
+pub(crate) fn revoke(
+    conn: &Connection,
+    customer: &CustomerId,
+    arn: &PrincipalArn,
+) -> Result<(), StoreError> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM approvals WHERE customer_id = ?1 AND principal_arn = ?2")?
+        .execute(params![customer.as_str(), arn.to_string()])?;
+    if deleted == 0 {
+        return Err(StoreError::not_found(format!(
+            "approval of {arn} for customer {customer}"
+        )));
+    }
+    Ok(())
+}
+
+/// A new session's row, prepared (ids, encryption, hashing) outside the writer.
+pub(crate) struct SessionRow {
+    pub role: PrincipalArn,
+    pub session_arn: PrincipalArn,
+    pub key_id: AccessKeyId,
+    pub sealed_secret: Vec<u8>,
+    pub token_sha256: [u8; 32],
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Inserts a session of an existing role; returns the role's unique id. Also deletes
+/// sessions that expired more than [`EXPIRED_SESSION_RETENTION`] ago.
+pub(crate) fn create_session(conn: &Connection, row: &SessionRow) -> Result<String, StoreError> {
+    let role_unique_id: String = conn
+        .prepare_cached("SELECT unique_id FROM principals WHERE arn = ?1 AND kind = 'role'")?
+        .query_row([row.role.to_string()], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::not_found(format!("role {}", row.role)))?;
+    let created = to_nanos(row.created_at)?;
+    conn.prepare_cached("DELETE FROM sessions WHERE expires_at < ?1")?
+        .execute([to_nanos(row.created_at - EXPIRED_SESSION_RETENTION)?])?;
+    conn.prepare_cached(
+        "INSERT INTO sessions
+             (access_key_id, role_arn, session_arn, secret, session_token_sha256, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        row.key_id.as_str(),
+        row.role.to_string(),
+        row.session_arn.to_string(),
+        row.sealed_secret,
+        &row.token_sha256[..],
+        created,
+        to_nanos(row.expires_at)?
+    ])?;
+    Ok(role_unique_id)
+}
+
+/// Inserts an (already sanitized) audit event.
+pub(crate) fn insert_audit_event(conn: &Connection, event: &AuditEvent) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO audit_events (time, request_id, access_key_id, principal, method, path, outcome, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        to_nanos(event.time)?,
+        event.request_id,
+        event.access_key_id,
+        event.principal,
+        event.method,
+        event.path,
+        event.outcome.as_str(),
+        event.reason
+    ])?;
+    Ok(())
+}
+
+/// Moves a key's `last_used_at` forward to `at` (never back).
+pub(crate) fn record_key_use(
+    conn: &Connection,
+    access_key_id: &str,
+    at: i64,
+) -> Result<(), StoreError> {
+    let sql = if access_key_id.starts_with("ASIA") {
+        "UPDATE sessions SET last_used_at = ?2
+         WHERE access_key_id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)"
+    } else {
+        "UPDATE access_keys SET last_used_at = ?2
+         WHERE access_key_id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2)"
+    };
+    conn.prepare_cached(sql)?
+        .execute(params![access_key_id, at])?;
+    Ok(())
+}
+
+/// `NotFound` unless the customer exists.
+fn ensure_customer(conn: &Connection, customer: &CustomerId) -> Result<(), StoreError> {
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM customers WHERE customer_id = ?1")?
+        .exists([customer.as_str()])?;
+    if !exists {
+        return Err(StoreError::not_found(format!("customer {customer}")));
+    }
+    Ok(())
+}
+
+/// `NotFound` unless the account is registered to the customer.
+fn ensure_account_of(
+    conn: &Connection,
+    customer: &CustomerId,
+    account: &AccountId,
+) -> Result<(), StoreError> {
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM accounts WHERE account_id = ?1 AND customer_id = ?2")?
+        .exists(params![account.as_str(), customer.as_str()])?;
+    if !exists {
+        return Err(StoreError::not_found(format!(
+            "account {account} of customer {customer}"
+        )));
+    }
+    Ok(())
+}
