@@ -36,10 +36,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
     command -v sudo >/dev/null 2>&1 || { log "need root (or sudo) to install: ${missing[*]}"; exit 1; }
     SUDO=(sudo -n)
   fi
-  log "apt: installing ${missing[*]}"
-  "${SUDO[@]}" apt-get update -qq </dev/null
-  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" </dev/null >/dev/null
+  log "apt: installing ${missing[*]} (log: .work/apt.log)"
+  if ! { "${SUDO[@]}" apt-get update -qq &&
+         "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+           "${missing[@]}"; } </dev/null >"$WORK/apt.log" 2>&1; then
+    tail -n 30 "$WORK/apt.log" >&2
+    log "apt: installing ${missing[*]} failed"
+    exit 1
+  fi
 else
   log "apt: all present (${APT_PACKAGES[*]})"
 fi

@@ -142,12 +142,13 @@ pub enum CustomerCommand {
 /// `k9 admin account ...`
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
-    /// Register an AWS account to a customer.
+    /// Register one or more AWS accounts to a customer.
     Add {
         /// Customer id, e.g. C123456.
         customer_id: String,
-        /// 12-digit AWS account id.
-        account_id: String,
+        /// 12-digit AWS account ids.
+        #[arg(required = true, num_args = 1..)]
+        account_ids: Vec<String>,
     },
 }
 
@@ -279,12 +280,25 @@ async fn execute(store: &dyn Store, command: AdminCommand) -> Result<serde_json:
         }
         AdminCommand::Account(AccountCommand::Add {
             customer_id,
-            account_id,
+            account_ids,
         }) => {
             let customer = usage(CustomerId::parse(&customer_id))?;
-            let account = usage(AccountId::parse(&account_id))?;
-            store.add_account(&customer, &account, now).await?;
-            json!({ "CustomerId": customer.to_string(), "AccountId": account.to_string() })
+            let accounts = account_ids
+                .iter()
+                .map(|id| usage(AccountId::parse(id)))
+                .collect::<Result<Vec<_>, _>>()?;
+            // Concurrent adds share group commits: thousands of accounts take one fsync each
+            // batch, not one each.
+            futures::future::try_join_all(
+                accounts.iter().map(|account| store.add_account(&customer, account, now)),
+            )
+            .await?;
+            let ids: Vec<String> = accounts.iter().map(ToString::to_string).collect();
+            if let [only] = ids.as_slice() {
+                json!({ "CustomerId": customer.to_string(), "AccountId": only })
+            } else {
+                json!({ "CustomerId": customer.to_string(), "AccountIds": ids })
+            }
         }
         AdminCommand::Approve { customer_id, arn } => {
             let customer = usage(CustomerId::parse(&customer_id))?;

@@ -12,10 +12,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use aws_config::default_provider::credentials::DefaultCredentialsChain;
-use aws_config::default_provider::region::DefaultRegionChain;
+use aws_config::environment::region::EnvironmentVariableRegionProvider;
 use aws_config::imds;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::region::ProfileFileRegionProvider;
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::provider_config::ProviderConfig;
+use aws_config::Region;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
@@ -92,7 +95,11 @@ pub enum AnalysisCommand {
 #[derive(Debug, Args)]
 pub struct AnalyzeAccountArgs {
     /// The k9 customer id: C followed by 5 or 6 digits, e.g. C123456.
-    #[arg(long = "customer-id", alias = "customer_id", value_name = "CUSTOMER_ID")]
+    #[arg(
+        long = "customer-id",
+        alias = "customer_id",
+        value_name = "CUSTOMER_ID"
+    )]
     customer_id: CustomerId,
     /// The 12-digit id of the AWS account to analyse, e.g. 123456789012.
     #[arg(long = "account", alias = "account-id", value_name = "ACCOUNT_ID")]
@@ -116,7 +123,11 @@ pub struct AnalysisGetArgs {
 #[derive(Debug, Args)]
 pub struct AnalysisListArgs {
     /// The k9 customer id: C followed by 5 or 6 digits, e.g. C123456.
-    #[arg(long = "customer-id", alias = "customer_id", value_name = "CUSTOMER_ID")]
+    #[arg(
+        long = "customer-id",
+        alias = "customer_id",
+        value_name = "CUSTOMER_ID"
+    )]
     customer_id: CustomerId,
     /// The 12-digit id of the AWS account, e.g. 123456789012.
     #[arg(long = "account", alias = "account-id", value_name = "ACCOUNT_ID")]
@@ -267,11 +278,9 @@ async fn analysis_list(args: &AnalysisListArgs) -> Result<(), Failure> {
         .map_err(|error| session.failure(error))?;
     match args.connection.output {
         OutputFormat::Json => print_json(&list),
-        OutputFormat::Text => print_stdout(&execution_table(
-            &list,
-            &args.customer_id,
-            &args.account,
-        )),
+        OutputFormat::Text => {
+            print_stdout(&execution_table(&list, &args.customer_id, &args.account))
+        }
     }
     Ok(())
 }
@@ -289,13 +298,19 @@ impl Session {
             Some(path) => Some(read_ca_cert(path)?),
             None => None,
         };
-        let credentials = load_credentials(connection.profile.as_deref()).await?;
-        let signer = SignerInfo::new(&credentials, connection.profile.as_deref());
         let mut config = ClientConfig::new(endpoint);
         config.region = connection.region.clone();
         config.ca_cert_pem = ca_cert_pem;
+        // A bad endpoint or CA file is a usage error, reported before credentials are
+        // looked for (which can take a moment, and might fail too).
+        config.validate().map_err(|error| Failure::Client {
+            error: Box::new(error),
+            signer: None,
+        })?;
+        let credentials = load_credentials(connection.profile.as_deref()).await?;
+        let signer = SignerInfo::new(&credentials, connection.profile.as_deref());
         let client = K9Client::new(config, credentials).map_err(|error| Failure::Client {
-            error,
+            error: Box::new(error),
             signer: None,
         })?;
         Ok(Self { client, signer })
@@ -303,7 +318,7 @@ impl Session {
 
     fn failure(&self, error: ClientError) -> Failure {
         Failure::Client {
-            error,
+            error: Box::new(error),
             signer: Some(self.signer.clone()),
         }
     }
@@ -320,7 +335,9 @@ impl ConnectionArgs {
         if let Some(host) = &self.api {
             let host = host.trim();
             if host.is_empty() {
-                return Err(Failure::Usage("--api needs a host name, e.g. api.k9security.io".into()));
+                return Err(Failure::Usage(
+                    "--api needs a host name, e.g. api.k9security.io".into(),
+                ));
             }
             return Ok(if host.contains("://") {
                 host.to_owned()
@@ -335,7 +352,8 @@ impl ConnectionArgs {
     }
 
     fn endpoint_for_hint(&self) -> String {
-        self.endpoint().unwrap_or_else(|_| DEFAULT_ENDPOINT.to_owned())
+        self.endpoint()
+            .unwrap_or_else(|_| DEFAULT_ENDPOINT.to_owned())
     }
 }
 
@@ -352,16 +370,10 @@ fn read_ca_cert(path: &Path) -> Result<Vec<u8>, Failure> {
 /// SDK's default chain (environment, `AWS_PROFILE`/default profile, web identity, ECS, EC2).
 /// Credential files are read and parsed by aws-config, never here.
 async fn load_credentials(profile: Option<&str>) -> Result<Credentials, Failure> {
+    let region = sts_region(profile).await;
     let result = match profile {
         Some(name) => {
-            // The profile's region matters only to the STS/SSO calls a role_arn or sso_*
-            // profile makes; requests to k9 are signed for --region.
-            let region = DefaultRegionChain::builder()
-                .profile_name(name)
-                .build()
-                .region()
-                .await;
-            let config = ProviderConfig::default().with_region(region);
+            let config = ProviderConfig::default().with_region(Some(region));
             ProfileFileCredentialsProvider::builder()
                 .profile_name(name)
                 .configure(&config)
@@ -376,6 +388,7 @@ async fn load_credentials(profile: Option<&str>) -> Result<Credentials, Failure>
                 .max_attempts(IMDS_ATTEMPTS)
                 .build();
             DefaultCredentialsChain::builder()
+                .region(region)
                 .imds_client(imds)
                 .build()
                 .await
@@ -395,6 +408,25 @@ async fn load_credentials(profile: Option<&str>) -> Result<Credentials, Failure>
             detail: error_chain(&error),
         }),
     }
+}
+
+/// The region for the AWS calls that loading credentials may make (STS for a `role_arn`
+/// profile or web identity; SSO has its own `sso_region`): `AWS_REGION`, else the profile's
+/// `region`, else `us-east-1`. It never affects how k9 requests are signed (`--region`).
+///
+/// Without the fallback a role profile with no region fails ("missing signing region"), and
+/// the SDK's own chain would also ask EC2 metadata, which hangs for seconds off EC2.
+async fn sts_region(profile: Option<&str>) -> Region {
+    let mut from_profile = ProfileFileRegionProvider::builder();
+    if let Some(name) = profile {
+        from_profile = from_profile.profile_name(name);
+    }
+    RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+        .or_else(from_profile.build())
+        .or_else(Region::from_static(DEFAULT_REGION))
+        .region()
+        .await
+        .unwrap_or(Region::from_static(DEFAULT_REGION))
 }
 
 /// Reads the AWS config and credentials files (through aws-config) and returns the named
@@ -476,11 +508,12 @@ impl SignerInfo {
 
 /// `****************WXYZ`: the last four characters, as `aws configure list` shows keys.
 fn mask(access_key_id: &str) -> String {
-    let visible: String = {
-        let chars: Vec<char> = access_key_id.chars().collect();
-        chars[chars.len().saturating_sub(4)..].iter().collect()
-    };
-    format!("{}{visible}", "*".repeat(access_key_id.chars().count().saturating_sub(4)))
+    let hidden = access_key_id.chars().count().saturating_sub(4);
+    access_key_id
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i < hidden { '*' } else { c })
+        .collect()
 }
 
 /// Why a client command failed.
@@ -499,7 +532,8 @@ enum Failure {
     },
     /// The API call failed.
     Client {
-        error: ClientError,
+        /// Boxed: a `ClientError` is large, and `Failure` travels in every `Result` here.
+        error: Box<ClientError>,
         signer: Option<SignerInfo>,
     },
 }
@@ -812,7 +846,10 @@ fn execution_details(execution: &Execution) -> String {
         ("Requested at", timestamp(Some(execution.requested_at))),
         ("Started at", timestamp(execution.started_at)),
         ("Finished at", timestamp(execution.finished_at)),
-        ("Error", execution.error.clone().unwrap_or_else(|| "-".into())),
+        (
+            "Error",
+            execution.error.clone().unwrap_or_else(|| "-".into()),
+        ),
     ];
     let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0) + 1;
     rows.iter()
@@ -859,7 +896,7 @@ fn execution_table(list: &ExecutionList, customer: &CustomerId, account: &Accoun
     }
     if let Some(token) = &list.next_token {
         text.push_str(&format!(
-            "\nMore analyses: k9 analysis list --customer-id {customer} --account {account} --next-token {token}\n"
+            "\nMore analyses: run the same command with --next-token {token}\n"
         ));
     }
     text
@@ -871,9 +908,8 @@ fn timestamp(time: Option<time::OffsetDateTime>) -> String {
         return "-".to_owned();
     };
     let time = time.to_offset(time::UtcOffset::UTC);
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-    );
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     time.format(&format).unwrap_or_else(|_| time.to_string())
 }
 
@@ -889,7 +925,9 @@ fn print_json<T: Serialize>(value: &T) {
 /// Writes to stdout, ignoring a closed pipe (`k9 analysis list | head`).
 fn print_stdout(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
 #[cfg(test)]
@@ -938,7 +976,10 @@ mod tests {
     #[test]
     fn exit_codes_follow_the_failure_class() {
         assert_eq!(exit_code_for(&api(401, None, "x")), EXIT_AUTH);
-        assert_eq!(exit_code_for(&api(403, Some("AccessDeniedException"), "x")), EXIT_AUTH);
+        assert_eq!(
+            exit_code_for(&api(403, Some("AccessDeniedException"), "x")),
+            EXIT_AUTH
+        );
         assert_eq!(exit_code_for(&api(400, None, "x")), EXIT_REJECTED);
         assert_eq!(exit_code_for(&api(404, None, "x")), EXIT_REJECTED);
         assert_eq!(exit_code_for(&api(413, None, "x")), EXIT_REJECTED);
@@ -949,7 +990,10 @@ mod tests {
             attempts: 3,
         };
         assert_eq!(exit_code_for(&server), EXIT_UNAVAILABLE);
-        assert_eq!(exit_code_for(&ClientError::InvalidResponse("x".into())), EXIT_UNAVAILABLE);
+        assert_eq!(
+            exit_code_for(&ClientError::InvalidResponse("x".into())),
+            EXIT_UNAVAILABLE
+        );
         assert_eq!(exit_code_for(&ClientError::Usage("x".into())), EXIT_USAGE);
         let no_credentials = Failure::NoCredentials {
             profile: None,
@@ -968,24 +1012,51 @@ mod tests {
             Some("AccessDeniedException"),
             "Caller is not authorized to trigger analysis for k9 customerId (C123456) and accountId (123456789012)",
         ));
-        assert!(text.starts_with("error: Caller is not authorized"), "{text}");
-        assert!(text.contains("(HTTP 403, AccessDeniedException, request id rid)"), "{text}");
+        assert!(
+            text.starts_with("error: Caller is not authorized"),
+            "{text}"
+        );
+        assert!(
+            text.contains("(HTTP 403, AccessDeniedException, request id rid)"),
+            "{text}"
+        );
         assert!(text.contains("****************MPLE"), "{text}");
         assert!(!text.contains("AKIAIOSFODNN7EXAMPLE"), "{text}");
-        assert!(text.contains("profile 'k9test', which assumes role arn:aws:iam::123456789012:role/k9"), "{text}");
-        assert!(text.contains("aws sts get-caller-identity --profile k9test"), "{text}");
-        assert!(text.contains("customer C123456 and account 123456789012"), "{text}");
+        assert!(
+            text.contains("profile 'k9test', which assumes role arn:aws:iam::123456789012:role/k9"),
+            "{text}"
+        );
+        assert!(
+            text.contains("aws sts get-caller-identity --profile k9test"),
+            "{text}"
+        );
+        assert!(
+            text.contains("customer C123456 and account 123456789012"),
+            "{text}"
+        );
         assert!(text.contains("k9 administrator"), "{text}");
     }
 
     #[test]
     fn signature_hints_point_at_the_cause() {
-        let invalid = hints_for(&api(403, Some("InvalidSignatureException"), "The request signature we calculated does not match the signature you provided."));
-        assert!(invalid.contains("clock") && invalid.contains("secret access key") && invalid.contains("--region (us-east-1)"), "{invalid}");
+        let invalid = hints_for(&api(
+            403,
+            Some("InvalidSignatureException"),
+            "The request signature we calculated does not match the signature you provided.",
+        ));
+        assert!(
+            invalid.contains("clock")
+                && invalid.contains("secret access key")
+                && invalid.contains("--region (us-east-1)"),
+            "{invalid}"
+        );
         let unknown = hints_for(&api(403, Some("UnrecognizedClientException"), "x"));
         assert!(unknown.contains("not known to this k9 server"), "{unknown}");
         let expired = hints_for(&api(403, Some("ExpiredTokenException"), "x"));
-        assert!(expired.contains("refresh") && expired.contains("aws sso login --profile k9test"), "{expired}");
+        assert!(
+            expired.contains("refresh") && expired.contains("aws sso login --profile k9test"),
+            "{expired}"
+        );
     }
 
     #[test]
@@ -997,15 +1068,33 @@ mod tests {
             attempts: 3,
         });
         let text = hints_for(&error);
-        assert!(text.contains("hint: cannot reach the k9 API at http://127.0.0.1:9: check --endpoint-url"), "{text}");
+        assert!(
+            text.contains(
+                "hint: cannot reach the k9 API at http://127.0.0.1:9: check --endpoint-url"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
     fn no_credentials_hint_explains_how_to_configure() {
-        let text = no_credentials_report(None, None, true, "no providers in chain provided credentials")
-                .render();
-        assert!(text.starts_with("error: no AWS credentials found\n"), "{text}");
-        assert!(text.contains("AWS_ACCESS_KEY_ID") && text.contains("--profile") && text.contains("aws sso login"), "{text}");
+        let text = no_credentials_report(
+            None,
+            None,
+            true,
+            "no providers in chain provided credentials",
+        )
+        .render();
+        assert!(
+            text.starts_with("error: no AWS credentials found\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("AWS_ACCESS_KEY_ID")
+                && text.contains("--profile")
+                && text.contains("aws sso login"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -1034,7 +1123,11 @@ mod tests {
             executions: vec![execution.clone(), execution],
             next_token: Some("abc".into()),
         };
-        let text = execution_table(&list, &"C123456".parse().unwrap(), &"123456789012".parse().unwrap());
+        let text = execution_table(
+            &list,
+            &"C123456".parse().unwrap(),
+            &"123456789012".parse().unwrap(),
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("EXECUTION ID"), "{text}");
         let status_column = lines[0].find("STATUS").unwrap();
@@ -1049,7 +1142,14 @@ mod tests {
             executions: Vec::new(),
             next_token: None,
         };
-        let text = execution_table(&list, &"C123456".parse().unwrap(), &"123456789012".parse().unwrap());
-        assert_eq!(text, "No analyses found for C123456 account 123456789012.\n");
+        let text = execution_table(
+            &list,
+            &"C123456".parse().unwrap(),
+            &"123456789012".parse().unwrap(),
+        );
+        assert_eq!(
+            text,
+            "No analyses found for C123456 account 123456789012.\n"
+        );
     }
 }

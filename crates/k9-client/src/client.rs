@@ -10,7 +10,7 @@ use http::{Method, StatusCode};
 use k9_domain::{AccountId, CustomerId, ExecutionId};
 use serde::de::DeserializeOwned;
 
-use crate::config::{normalize_endpoint, ClientConfig};
+use crate::config::{ca_certificates, normalize_endpoint, ClientConfig};
 use crate::error::{ClientError, NetworkError, NetworkErrorKind};
 use crate::model::{Execution, ExecutionList, TriggerRequest, TriggerResponse};
 use crate::retry::RetryPolicy;
@@ -55,7 +55,11 @@ impl RawResponse {
     /// The `x-amzn-ErrorType` header without any `:namespace` suffix, if present.
     pub fn error_type(&self) -> Option<&str> {
         let value = self.headers.get(ERROR_TYPE_HEADER)?.to_str().ok()?;
-        value.split(':').next().map(str::trim).filter(|t| !t.is_empty())
+        value
+            .split(':')
+            .next()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
     }
 
     /// The error message of an error answer: the body's `message` (or API Gateway's
@@ -125,15 +129,7 @@ impl K9Client {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("k9-client/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &config.ca_cert_pem {
-            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| {
-                ClientError::Usage(format!("the CA certificate is not valid PEM: {e}"))
-            })?;
-            if certs.is_empty() {
-                return Err(ClientError::Usage(
-                    "the CA certificate file holds no PEM certificate".into(),
-                ));
-            }
-            for cert in certs {
+            for cert in ca_certificates(pem)? {
                 builder = builder.add_root_certificate(cert);
             }
         }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::error::ClientError;
 use crate::retry::RetryPolicy;
 use crate::signing::DEFAULT_REGION;
 
@@ -50,6 +51,34 @@ impl ClientConfig {
     }
 }
 
+impl ClientConfig {
+    /// Checks the settings without connecting anywhere: the endpoint is an http(s) URL with
+    /// a host and no query, and the CA certificate, if any, is PEM. [`K9Client::new`]
+    /// checks the same; calling this first lets a caller report a bad setting before doing
+    /// slower work such as loading credentials.
+    ///
+    /// [`K9Client::new`]: crate::K9Client::new
+    pub fn validate(&self) -> Result<(), ClientError> {
+        normalize_endpoint(&self.endpoint).map_err(ClientError::Usage)?;
+        if let Some(pem) = &self.ca_cert_pem {
+            ca_certificates(pem)?;
+        }
+        Ok(())
+    }
+}
+
+/// The certificates in a PEM bundle; at least one.
+pub(crate) fn ca_certificates(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, ClientError> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem)
+        .map_err(|e| ClientError::Usage(format!("the CA certificate is not valid PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(ClientError::Usage(
+            "the CA certificate file holds no PEM certificate".into(),
+        ));
+    }
+    Ok(certs)
+}
+
 impl std::fmt::Debug for ClientConfig {
     // Hand-written to print the CA certificate's size rather than its bytes.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,7 +90,10 @@ impl std::fmt::Debug for ClientConfig {
             .field("retry", &self.retry)
             .field(
                 "ca_cert_pem",
-                &self.ca_cert_pem.as_ref().map(|pem| format!("{} bytes", pem.len())),
+                &self
+                    .ca_cert_pem
+                    .as_ref()
+                    .map(|pem| format!("{} bytes", pem.len())),
             )
             .finish()
     }
@@ -118,9 +150,18 @@ mod tests {
 
     #[test]
     fn endpoints_are_normalized() {
-        assert_eq!(normalize_endpoint("https://api.k9security.io/").unwrap(), "https://api.k9security.io");
-        assert_eq!(normalize_endpoint("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080");
-        assert_eq!(normalize_endpoint("https://h/prod/").unwrap(), "https://h/prod");
+        assert_eq!(
+            normalize_endpoint("https://api.k9security.io/").unwrap(),
+            "https://api.k9security.io"
+        );
+        assert_eq!(
+            normalize_endpoint("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            normalize_endpoint("https://h/prod/").unwrap(),
+            "https://h/prod"
+        );
     }
 
     #[test]

@@ -73,7 +73,9 @@ impl ClientError {
     /// The broad kind of this failure.
     pub fn class(&self) -> FailureClass {
         match self {
-            ClientError::Api { status, .. } if matches!(status, 401 | 403) => FailureClass::Auth,
+            ClientError::Api {
+                status: 401 | 403, ..
+            } => FailureClass::Auth,
             ClientError::Api { .. } => FailureClass::Rejected,
             ClientError::Signing(_) => FailureClass::Auth,
             ClientError::Network(_) | ClientError::Server { .. } => FailureClass::Unavailable,
@@ -84,7 +86,13 @@ impl ClientError {
 
     /// Whether the API refused to authenticate or authorize the caller (HTTP 401 or 403).
     pub fn is_auth_refusal(&self) -> bool {
-        matches!(self, ClientError::Api { status: 401 | 403, .. })
+        matches!(
+            self,
+            ClientError::Api {
+                status: 401 | 403,
+                ..
+            }
+        )
     }
 
     /// The HTTP status the API answered with, if it answered.
@@ -195,7 +203,9 @@ mod tests {
             attempts: 3,
         });
         assert_eq!(network.class(), FailureClass::Unavailable);
-        assert!(network.to_string().contains("cannot connect to the k9 API at http://127.0.0.1:1/x"));
+        assert!(network
+            .to_string()
+            .contains("cannot connect to the k9 API at http://127.0.0.1:1/x"));
         let server = ClientError::Server {
             status: 503,
             message: "busy".into(),
@@ -212,7 +222,10 @@ mod tests {
 
     #[test]
     fn usage_and_signing() {
-        assert_eq!(ClientError::Usage("bad url".into()).class(), FailureClass::Usage);
+        assert_eq!(
+            ClientError::Usage("bad url".into()).class(),
+            FailureClass::Usage
+        );
         let signing: SigningError = crate::signing::sign_request(
             &mut http::Request::new(Vec::new()),
             &aws_credential_types::Credentials::from_keys("a", "b", None),

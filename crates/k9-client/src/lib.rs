@@ -28,6 +28,8 @@
 //! `config`, `error` (what failed and whose move it is), `model` (the API's JSON), `client`
 //! (the HTTP calls).
 
+#![warn(missing_docs)]
+
 mod client;
 mod config;
 mod error;

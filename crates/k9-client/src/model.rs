@@ -96,10 +96,16 @@ mod tests {
     fn execution_round_trips_with_api_field_names() {
         let execution: Execution = serde_json::from_str(EXECUTION).unwrap();
         let json = serde_json::to_value(&execution).unwrap();
-        assert_eq!(json["executionId"], "ondemand-C123456-123456789012-2024-05-06_AB12");
+        assert_eq!(
+            json["executionId"],
+            "ondemand-C123456-123456789012-2024-05-06_AB12"
+        );
         assert_eq!(json["requestedAt"], "2024-05-06T07:08:09Z");
         assert_eq!(json["finishedAt"], serde_json::Value::Null);
-        assert_eq!(serde_json::from_value::<Execution>(json).unwrap(), execution);
+        assert_eq!(
+            serde_json::from_value::<Execution>(json).unwrap(),
+            execution
+        );
     }
 
     #[test]
@@ -125,6 +131,9 @@ mod tests {
             account_id: &account,
         })
         .unwrap();
-        assert_eq!(body, r#"{"customerId":"C123456","accountId":"123456789012"}"#);
+        assert_eq!(
+            body,
+            r#"{"customerId":"C123456","accountId":"123456789012"}"#
+        );
     }
 }

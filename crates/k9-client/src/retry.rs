@@ -112,7 +112,8 @@ mod tests {
     #[test]
     fn backoff_is_jittered() {
         let policy = RetryPolicy::default();
-        let draws: std::collections::HashSet<Duration> = (0..50).map(|_| policy.backoff(2)).collect();
+        let draws: std::collections::HashSet<Duration> =
+            (0..50).map(|_| policy.backoff(2)).collect();
         assert!(draws.len() > 1, "50 draws were all equal: {draws:?}");
     }
 

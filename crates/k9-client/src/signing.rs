@@ -196,13 +196,17 @@ mod tests {
     }
 
     fn header<'a>(request: &'a http::Request<Vec<u8>>, name: &str) -> Option<&'a str> {
-        request.headers().get(name).map(|v| v.to_str().expect("ascii"))
+        request
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().expect("ascii"))
     }
 
     #[test]
     fn authorization_names_key_date_region_and_execute_api() {
         let creds = Credentials::from_keys("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG", None);
-        let mut request = post("https://api.example.com/customer/C123456/account/123456789012/analysis");
+        let mut request =
+            post("https://api.example.com/customer/C123456/account/123456789012/analysis");
         sign_request(&mut request, &creds, "eu-west-1", SERVICE, at_2024_05_06()).unwrap();
 
         let auth = header(&request, "authorization").expect("signed");
@@ -211,7 +215,10 @@ mod tests {
             auth.contains("Credential=AKIDEXAMPLE/20240506/eu-west-1/execute-api/aws4_request"),
             "{auth}"
         );
-        assert!(auth.contains("SignedHeaders=content-type;host;x-amz-date"), "{auth}");
+        assert!(
+            auth.contains("SignedHeaders=content-type;host;x-amz-date"),
+            "{auth}"
+        );
         assert_eq!(header(&request, "x-amz-date"), Some("20240506T070809Z"));
         assert_eq!(header(&request, "x-amz-security-token"), None);
         assert_eq!(header(&request, "x-amz-content-sha256"), None);
@@ -221,14 +228,29 @@ mod tests {
 
     #[test]
     fn session_token_is_sent_and_signed() {
-        let creds = Credentials::from_keys("ASIAEXAMPLE", "secret", Some("TOKEN/with+base64=".into()));
-        let mut request = post("http://127.0.0.1:8080/customer/C123456/account/123456789012/analysis");
-        sign_request(&mut request, &creds, DEFAULT_REGION, SERVICE, at_2024_05_06()).unwrap();
+        let creds =
+            Credentials::from_keys("ASIAEXAMPLE", "secret", Some("TOKEN/with+base64=".into()));
+        let mut request =
+            post("http://127.0.0.1:8080/customer/C123456/account/123456789012/analysis");
+        sign_request(
+            &mut request,
+            &creds,
+            DEFAULT_REGION,
+            SERVICE,
+            at_2024_05_06(),
+        )
+        .unwrap();
 
-        assert_eq!(header(&request, "x-amz-security-token"), Some("TOKEN/with+base64="));
+        assert_eq!(
+            header(&request, "x-amz-security-token"),
+            Some("TOKEN/with+base64=")
+        );
         let auth = header(&request, "authorization").unwrap();
         assert!(auth.contains("Credential=ASIAEXAMPLE/20240506/us-east-1/execute-api/aws4_request"));
-        assert!(auth.contains("x-amz-security-token"), "token is signed: {auth}");
+        assert!(
+            auth.contains("x-amz-security-token"),
+            "token is signed: {auth}"
+        );
         assert!(!format!("{request:?}").contains("TOKEN/with"));
     }
 
@@ -281,7 +303,14 @@ mod tests {
             .sign(&mut request, at_2024_05_06() + Duration::from_secs(86_400))
             .unwrap();
         assert_eq!(request.headers().get_all("authorization").iter().count(), 1);
-        assert_eq!(request.headers().get_all("x-amz-security-token").iter().count(), 1);
+        assert_eq!(
+            request
+                .headers()
+                .get_all("x-amz-security-token")
+                .iter()
+                .count(),
+            1
+        );
         let second = header(&request, "authorization").unwrap();
         assert_ne!(first, second);
         assert!(second.contains("/20240507/"), "{second}");
@@ -295,8 +324,14 @@ mod tests {
     fn relative_uri_is_an_error_not_a_panic() {
         let creds = Credentials::from_keys("AKID", "secret", None);
         let mut request = http::Request::builder().uri("/x").body(Vec::new()).unwrap();
-        let err = sign_request(&mut request, &creds, "us-east-1", SERVICE, SystemTime::now())
-            .unwrap_err();
+        let err = sign_request(
+            &mut request,
+            &creds,
+            "us-east-1",
+            SERVICE,
+            SystemTime::now(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("no host"), "{err}");
     }
 
@@ -304,6 +339,9 @@ mod tests {
     fn debug_output_reveals_no_credentials() {
         let creds = Credentials::from_keys("AKIDSECRETLOOKING", "topsecret", Some("tok".into()));
         let debug = format!("{:?}", RequestSigner::new(&creds, "us-east-1", SERVICE));
-        assert!(!debug.contains("AKIDSECRETLOOKING") && !debug.contains("topsecret"), "{debug}");
+        assert!(
+            !debug.contains("AKIDSECRETLOOKING") && !debug.contains("topsecret"),
+            "{debug}"
+        );
     }
 }

@@ -8,15 +8,19 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::Credentials;
 use canned::{closed_port, Canned, CannedServer, Recorded};
 use k9_client::{
-    sign_request, AccountId, ClientConfig, ClientError, CustomerId, ExecutionId,
-    ExecutionStatus, K9Client, NetworkErrorKind, RetryPolicy, SERVICE,
+    sign_request, AccountId, ClientConfig, ClientError, CustomerId, ExecutionId, ExecutionStatus,
+    K9Client, NetworkErrorKind, RetryPolicy, SERVICE,
 };
 
 const TRIGGERED: &str = r#"{"customerId":"C123456","accountId":"123456789012","executionId":"ondemand-C123456-123456789012-2024-05-06_AB12"}"#;
 const EXECUTION: &str = r#"{"executionId":"ondemand-C123456-123456789012-2024-05-06_AB12","customerId":"C123456","accountId":"123456789012","status":"succeeded","requestedBy":"arn:aws:sts::123456789012:assumed-role/ops/alice","requestedAt":"2024-05-06T07:08:09Z","startedAt":"2024-05-06T07:08:10Z","finishedAt":"2024-05-06T07:09:00Z","error":null}"#;
 
 fn credentials() -> Credentials {
-    Credentials::from_keys("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None)
+    Credentials::from_keys(
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        None,
+    )
 }
 
 fn config(endpoint: &str) -> ClientConfig {
@@ -62,14 +66,25 @@ fn assert_signature_matches_wire(request: &Recorded, credentials: &Credentials, 
     .assume_utc();
     let mut rebuilt = http::Request::builder()
         .method(request.method.as_str())
-        .uri(format!("http://{}{}", request.header("host").unwrap(), request.target));
+        .uri(format!(
+            "http://{}{}",
+            request.header("host").unwrap(),
+            request.target
+        ));
     for name in signed_headers.split(';') {
         if name != "x-amz-date" && name != "x-amz-security-token" {
             rebuilt = rebuilt.header(name, request.header(name).unwrap());
         }
     }
     let mut rebuilt = rebuilt.body(request.body.clone()).unwrap();
-    sign_request(&mut rebuilt, credentials, region, SERVICE, SystemTime::from(time)).unwrap();
+    sign_request(
+        &mut rebuilt,
+        credentials,
+        region,
+        SERVICE,
+        SystemTime::from(time),
+    )
+    .unwrap();
     assert_eq!(rebuilt.headers()["authorization"], authorization);
 }
 
@@ -89,15 +104,24 @@ async fn trigger_posts_signed_json_and_reads_the_execution_id() {
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
     assert_eq!(request.method, "POST");
-    assert_eq!(request.target, "/customer/C123456/account/123456789012/analysis");
+    assert_eq!(
+        request.target,
+        "/customer/C123456/account/123456789012/analysis"
+    );
     assert_eq!(
         request.body,
         br#"{"customerId":"C123456","accountId":"123456789012"}"#
     );
     assert_eq!(request.header("content-type"), Some("application/json"));
     let authorization = request.header("authorization").unwrap();
-    assert!(authorization.contains("Credential=AKIAIOSFODNN7EXAMPLE/"), "{authorization}");
-    assert!(authorization.contains("/us-east-1/execute-api/aws4_request"), "{authorization}");
+    assert!(
+        authorization.contains("Credential=AKIAIOSFODNN7EXAMPLE/"),
+        "{authorization}"
+    );
+    assert!(
+        authorization.contains("/us-east-1/execute-api/aws4_request"),
+        "{authorization}"
+    );
     assert_signature_matches_wire(request, &credentials(), "us-east-1");
 }
 
@@ -113,15 +137,23 @@ async fn session_token_goes_on_the_wire_and_region_is_configurable() {
         .await
         .unwrap();
     let request = &server.requests()[0];
-    assert_eq!(request.header("x-amz-security-token"), Some("session-token"));
-    assert!(request.header("authorization").unwrap().contains("/eu-central-1/execute-api/"));
+    assert_eq!(
+        request.header("x-amz-security-token"),
+        Some("session-token")
+    );
+    assert!(request
+        .header("authorization")
+        .unwrap()
+        .contains("/eu-central-1/execute-api/"));
     assert_signature_matches_wire(request, &credentials, "eu-central-1");
 }
 
 #[tokio::test]
 async fn get_execution_reads_customer_and_account_from_the_id() {
     let server = CannedServer::start(vec![Canned::json(200, EXECUTION)]).await;
-    let id: ExecutionId = "ondemand-C123456-123456789012-2024-05-06_AB12".parse().unwrap();
+    let id: ExecutionId = "ondemand-C123456-123456789012-2024-05-06_AB12"
+        .parse()
+        .unwrap();
     let execution = client(&server.url).get_execution(&id).await.unwrap();
     assert_eq!(execution.status, ExecutionStatus::Succeeded);
     let request = &server.requests()[0];
@@ -159,7 +191,10 @@ async fn endpoint_path_prefix_is_kept() {
         .await
         .unwrap();
     let request = &server.requests()[0];
-    assert_eq!(request.target, "/prod/customer/C123456/account/123456789012/analysis");
+    assert_eq!(
+        request.target,
+        "/prod/customer/C123456/account/123456789012/analysis"
+    );
     assert_signature_matches_wire(request, &credentials(), "us-east-1");
 }
 
@@ -234,7 +269,10 @@ async fn a_400_is_never_retried() {
         .await
         .unwrap_err();
     assert_eq!(server.requests().len(), 1);
-    assert!(matches!(err, ClientError::Api { status: 400, .. }), "{err:?}");
+    assert!(
+        matches!(err, ClientError::Api { status: 400, .. }),
+        "{err:?}"
+    );
     assert!(!err.is_auth_refusal());
 }
 
@@ -289,7 +327,11 @@ async fn a_hanging_server_times_out() {
     config.retry.max_attempts = 2;
     let err = K9Client::new(config, credentials())
         .unwrap()
-        .get_execution(&"ondemand-C123456-123456789012-2024-05-06_AB12".parse().unwrap())
+        .get_execution(
+            &"ondemand-C123456-123456789012-2024-05-06_AB12"
+                .parse()
+                .unwrap(),
+        )
         .await
         .unwrap_err();
     match err {
@@ -307,7 +349,11 @@ async fn https_to_a_plain_http_server_is_a_tls_error_and_not_retried() {
     let server = CannedServer::start(vec![Canned::json(200, "{}")]).await;
     let url = server.url.replace("http://", "https://");
     let err = client(&url)
-        .get_execution(&"ondemand-C123456-123456789012-2024-05-06_AB12".parse().unwrap())
+        .get_execution(
+            &"ondemand-C123456-123456789012-2024-05-06_AB12"
+                .parse()
+                .unwrap(),
+        )
         .await
         .unwrap_err();
     match err {
@@ -324,7 +370,11 @@ async fn https_to_a_plain_http_server_is_a_tls_error_and_not_retried() {
 async fn a_success_with_a_foreign_body_is_an_invalid_response() {
     let server = CannedServer::start(vec![Canned::json(200, "<html>hello</html>")]).await;
     let err = client(&server.url)
-        .get_execution(&"ondemand-C123456-123456789012-2024-05-06_AB12".parse().unwrap())
+        .get_execution(
+            &"ondemand-C123456-123456789012-2024-05-06_AB12"
+                .parse()
+                .unwrap(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, ClientError::InvalidResponse(_)), "{err:?}");
@@ -349,16 +399,20 @@ async fn send_signed_returns_any_status_in_one_attempt() {
 fn bad_endpoint_and_bad_ca_are_usage_errors() {
     let err = K9Client::new(ClientConfig::new("api.k9security.io"), credentials()).unwrap_err();
     assert!(matches!(err, ClientError::Usage(_)), "{err:?}");
-    let mut config = ClientConfig::default();
-    config.ca_cert_pem = Some(b"not a certificate".to_vec());
+    let config = ClientConfig {
+        ca_cert_pem: Some(b"not a certificate".to_vec()),
+        ..ClientConfig::default()
+    };
     let err = K9Client::new(config, credentials()).unwrap_err();
     assert!(matches!(err, ClientError::Usage(_)), "{err:?}");
 }
 
 #[test]
 fn a_pem_ca_certificate_is_accepted() {
-    let mut config = ClientConfig::default();
-    config.ca_cert_pem = Some(TEST_CA_PEM.as_bytes().to_vec());
+    let config = ClientConfig {
+        ca_cert_pem: Some(TEST_CA_PEM.as_bytes().to_vec()),
+        ..ClientConfig::default()
+    };
     K9Client::new(config, credentials()).unwrap();
 }
 

@@ -486,7 +486,6 @@ fn mutate_char(c: char) -> char {
         '0'..='9' => next(c, b'0', 10),
         'a'..='z' => next(c, b'a', 26),
         'A'..='Z' => next(c, b'A', 26),
-        'x' => 'y',
         _ => 'x',
     }
 }
@@ -757,12 +756,14 @@ fn legacy_aws4_testsuite() {
         // any other), or only in the .sreq, signed (get-vanilla-with-session-token) or added
         // after signing (post-sts-header-after).
         let signed = parse_request(&read(&stem.with_extension("sreq"))).request;
-        let token = signed.header_value("x-amz-security-token");
-        let token_from_creds = token.filter(|_| input.header_value("x-amz-security-token").is_none());
+        let token = signed.header_value("x-amz-security-token").map(str::to_owned);
+        let token_from_creds = token
+            .clone()
+            .filter(|_| input.header_value("x-amz-security-token").is_none());
         let creds = Credentials::new(
             &ctx.credentials.access_key_id,
             SUITE_SECRET,
-            token_from_creds.map(str::to_owned),
+            token_from_creds.clone(),
         );
         let mut params = signing_params(&ctx);
         params.omit_session_token = token_from_creds.is_some()
@@ -777,12 +778,26 @@ fn legacy_aws4_testsuite() {
         let authorization = &out.headers.last().unwrap().1;
         assert_eq!(authorization, &expected("authz"), "{label}: authz");
 
+        // Upstream data error: get-vanilla-with-session-token.sreq carries get-vanilla's
+        // signature (5fa00fa3...), not the one in its own .authz (07ec1639...), which the
+        // .creq/.sts reproduce. The verifier must reject the .sreq as shipped; the request
+        // is then verified with the .authz value the rest of the case agrees on.
+        let mut signed = signed;
+        let shipped = signed.header_value("authorization").unwrap().trim().to_owned();
+        if shipped != expected("authz") {
+            assert_eq!(label, "get-vanilla-with-session-token/get-vanilla-with-session-token");
+            let verifier = Verifier::new(VerifierConfig::new(&ctx.region, &ctx.service));
+            let lookup =
+                OneKey::new(&ctx.credentials.access_key_id, SUITE_SECRET, token.as_deref());
+            assert!(signed.with(|r| verifier.verify(r, ctx.time(), &lookup)).is_err());
+            signed = signed.replace_header("authorization", expected("authz"));
+        }
         let mut case = VerifierCase {
             label: format!("{label}.sreq"),
             verifier: Verifier::new(VerifierConfig::new(&ctx.region, &ctx.service)),
             settings: SigningSettings::default(),
             now: ctx.time(),
-            lookup: OneKey::new(&ctx.credentials.access_key_id, SUITE_SECRET, token),
+            lookup: OneKey::new(&ctx.credentials.access_key_id, SUITE_SECRET, token.as_deref()),
             tally: Tally {
                 cases: 1,
                 signer_checks: 3,

@@ -72,7 +72,9 @@ impl CannedServer {
         tokio::spawn(async move {
             let mut served = 0usize;
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 *counted.lock().unwrap() += 1;
                 let canned = script[served.min(script.len() - 1)].clone();
                 served += 1;
@@ -100,7 +102,9 @@ async fn serve(mut stream: TcpStream, canned: Canned, recorded: Arc<Mutex<Vec<Re
     let Some(request) = read_request(&mut stream).await else {
         // Not HTTP (say, a TLS ClientHello): answer like a plain HTTP server would.
         let _ = stream
-            .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .write_all(
+                b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            )
             .await;
         return;
     };

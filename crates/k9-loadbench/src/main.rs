@@ -1,0 +1,260 @@
+//! `k9-loadbench`: drives an in-process `k9 serve` over loopback HTTP at a fixed concurrency
+//! and reports throughput and latency percentiles for three request kinds in one run:
+//! `GET /health` (the unauthenticated baseline), a signed `GET` of an execution, and signed
+//! trigger `POST`s (each to a different account, so every one is a durable insert, not a
+//! coalesced duplicate). Every request is signed by the client as it is sent.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use clap::Parser;
+use k9_domain::{AccountId, CustomerId, PrincipalArn};
+use k9_server::AppState;
+use k9_sigv4::{sign_with_header, Credentials, HttpRequest, SigningParams};
+use k9_store::{MasterKey, SqliteStore, Store};
+use time::OffsetDateTime;
+
+/// Load benchmark for k9 serve.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Concurrent requests in flight.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Measured seconds per scenario (after a 1 s warm-up).
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Server worker threads.
+    #[arg(long, default_value_t = 2)]
+    server_threads: usize,
+}
+
+const CUSTOMER: &str = "C123456";
+
+struct Stats {
+    name: &'static str,
+    requests: usize,
+    errors: usize,
+    elapsed: Duration,
+    latencies_us: Vec<u64>,
+}
+
+impl Stats {
+    fn throughput(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let index = ((self.latencies_us.len() - 1) as f64 * p).round() as usize;
+        self.latencies_us[index] as f64 / 1000.0
+    }
+}
+
+/// What one request of a scenario looks like.
+#[derive(Clone)]
+enum Kind {
+    Health,
+    SignedGet { path: String },
+    Trigger { accounts: Arc<Vec<String>>, next: Arc<AtomicUsize> },
+}
+
+struct Target {
+    base: String,
+    host: String,
+    creds: Credentials,
+    region: String,
+}
+
+fn build(target: &Target, kind: &Kind) -> reqwest::Request {
+    let (method, path, body) = match kind {
+        Kind::Health => ("GET", "/health".to_owned(), Vec::new()),
+        Kind::SignedGet { path } => ("GET", path.clone(), Vec::new()),
+        Kind::Trigger { accounts, next } => {
+            let account = &accounts[next.fetch_add(1, Ordering::Relaxed) % accounts.len()];
+            (
+                "POST",
+                format!("/customer/{CUSTOMER}/account/{account}/analysis"),
+                format!(r#"{{"customerId":"{CUSTOMER}","accountId":"{account}"}}"#).into_bytes(),
+            )
+        }
+    };
+    let url = format!("{}{}", target.base, path);
+    let mut request = reqwest::Request::new(method.parse().expect("method"), url.parse().expect("url"));
+    if !matches!(kind, Kind::Health) {
+        let mut headers: Vec<(&str, &[u8])> = vec![("host", target.host.as_bytes())];
+        if !body.is_empty() {
+            headers.push(("content-type", b"application/json"));
+        }
+        let unsigned = HttpRequest { method, path: &path, query: "", headers: &headers, body: &body };
+        let params = SigningParams::new(&target.region, "execute-api", SystemTime::now());
+        let signed = sign_with_header(&unsigned, &target.creds, &params).expect("sign");
+        if !body.is_empty() {
+            request.headers_mut().insert("content-type", "application/json".parse().expect("header"));
+        }
+        for (name, value) in signed.headers {
+            request.headers_mut().insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                value.parse().expect("value"),
+            );
+        }
+    }
+    *request.body_mut() = Some(body.into());
+    request
+}
+
+async fn run_scenario(name: &'static str, client: &reqwest::Client, target: Arc<Target>, kind: Kind, args: &Args, expected: u16) -> Stats {
+    let warmup = Duration::from_secs(1);
+    let measure = Duration::from_secs(args.seconds);
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let client = client.clone();
+        let target = target.clone();
+        let kind = kind.clone();
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(65_536);
+            let mut errors = 0usize;
+            loop {
+                let began = Instant::now();
+                if began.duration_since(start) >= warmup + measure {
+                    break;
+                }
+                let request = build(&target, &kind);
+                let ok = match client.execute(request).await {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        let _ = response.bytes().await;
+                        status == expected
+                    }
+                    Err(_) => false,
+                };
+                let done = Instant::now();
+                if began.duration_since(start) >= warmup && done.duration_since(start) <= warmup + measure {
+                    if ok {
+                        latencies.push(done.duration_since(began).as_micros() as u64);
+                    } else {
+                        errors += 1;
+                    }
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    let mut errors = 0;
+    for worker in workers {
+        let (l, e) = worker.await.expect("worker");
+        latencies_us.extend(l);
+        errors += e;
+    }
+    latencies_us.sort_unstable();
+    Stats { name, requests: latencies_us.len(), errors, elapsed: measure, latencies_us }
+}
+
+fn main() {
+    let args = Args::parse();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.server_threads)
+        .thread_name("server")
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("client")
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    let store = Arc::new(SqliteStore::open(dir.path(), MasterKey::load_or_create(dir.path()).expect("key")).expect("store"));
+    let per_second_target = 10_000u64;
+    let account_count = (per_second_target * (args.seconds + 2)) as usize;
+    let (creds, accounts, execution_path) = server_runtime.block_on(async {
+        let now = OffsetDateTime::now_utc();
+        let customer = CustomerId::parse(CUSTOMER).expect("customer");
+        store.create_customer(&customer, None, now).await.expect("customer");
+        let accounts: Vec<String> = (0..account_count).map(|i| format!("{:012}", 100_000_000_000u64 + i as u64)).collect();
+        let adds = accounts.iter().map(|a| {
+            let store = store.clone();
+            let customer = customer.clone();
+            let account = AccountId::parse(a).expect("account");
+            async move { store.add_account(&customer, &account, now).await.expect("add account") }
+        });
+        futures::future::join_all(adds).await;
+        let user = PrincipalArn::parse("arn:aws:iam::123456789012:user/bench").expect("arn");
+        let key = store.create_user(&user, now).await.expect("user");
+        store.approve(&customer, &user, now).await.expect("approve");
+        let first = AccountId::parse(&accounts[0]).expect("account");
+        let execution = store.enqueue_execution(&customer, &first, &user, now).await.expect("enqueue");
+        let id = execution.into_execution().execution_id;
+        let creds = Credentials::new(
+            key.access_key.access_key_id.to_string(),
+            key.access_key.secret_access_key.expose(),
+            None,
+        );
+        // Account 0 already has a queued execution; triggers start from account 1.
+        (creds, accounts[1..].to_vec(), format!("/customer/{CUSTOMER}/account/{first}/analysis/{id}"))
+    });
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let state = AppState::new(store.clone(), "us-east-1");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = server_runtime.spawn(k9_server::serve(
+        listener,
+        None,
+        state,
+        async {
+            let _ = stop_rx.await;
+        },
+        Duration::from_secs(5),
+    ));
+
+    let target = Arc::new(Target { base: format!("http://{addr}"), host: addr.to_string(), creds, region: "us-east-1".into() });
+    let results = client_runtime.block_on(async {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build().expect("client");
+        let health = run_scenario("GET /health (unauthenticated)", &client, target.clone(), Kind::Health, &args, 200).await;
+        let get = run_scenario("signed GET execution", &client, target.clone(), Kind::SignedGet { path: execution_path.clone() }, &args, 200).await;
+        let trigger = run_scenario(
+            "signed POST trigger (new execution each)",
+            &client,
+            target.clone(),
+            Kind::Trigger { accounts: Arc::new(accounts.clone()), next: Arc::new(AtomicUsize::new(0)) },
+            &args,
+            202,
+        )
+        .await;
+        vec![health, get, trigger]
+    });
+    let _ = stop_tx.send(());
+    let _ = server_runtime.block_on(server);
+
+    println!("k9 load benchmark: {} concurrent, {} s per scenario, server threads {}, {} cores", args.concurrency, args.seconds, args.server_threads, std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!("{:<42} {:>10} {:>8} {:>9} {:>9} {:>9}", "scenario", "req/s", "errors", "p50 ms", "p99 ms", "max ms");
+    for s in &results {
+        println!(
+            "{:<42} {:>10.0} {:>8} {:>9.2} {:>9.2} {:>9.2}",
+            s.name,
+            s.throughput(),
+            s.errors,
+            s.percentile(0.50),
+            s.percentile(0.99),
+            s.latencies_us.last().map_or(f64::NAN, |v| *v as f64 / 1000.0)
+        );
+    }
+    let ratio = results[1].throughput() / results[0].throughput();
+    println!("signed GET / health throughput: {:.0} % (target >= 70 %)", ratio * 100.0);
+    println!(
+        "trigger: {:.0}/s (target >= 5000/s), p99 {:.2} ms (target <= 20 ms)",
+        results[2].throughput(),
+        results[2].percentile(0.99)
+    );
+    let json = serde_json::json!({
+        "scenarios": results.iter().map(|s| serde_json::json!({"name": s.name, "rps": s.throughput(), "errors": s.errors, "p50_ms": s.percentile(0.5), "p99_ms": s.percentile(0.99)})).collect::<Vec<_>>(),
+        "signed_get_vs_health": ratio,
+    });
+    eprintln!("{json}");
+}
