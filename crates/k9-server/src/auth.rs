@@ -3,6 +3,8 @@
 //! Order, as API Gateway: body read (64 KiB limit), the secret-free SigV4 checks, key lookup
 //! (unknown, inactive, wrong or expired session token), then the signature compare.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::body::Body;
@@ -30,6 +32,17 @@ pub struct Caller {
     pub access_key_id: AccessKeyId,
     /// The caller's AWS account.
     pub account: AccountId,
+    /// Set once a handler has written this request's audit row (its authorization
+    /// decision), which then also stands for the successful authentication: one row per
+    /// request, not two.
+    audited: Arc<AtomicBool>,
+}
+
+impl Caller {
+    /// Records that this request's audit row has been written by the handler.
+    pub fn mark_audited(&self) {
+        self.audited.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Reads the body up to the limit: `Err` is the 413 (or 400 for a broken body) to answer.
@@ -111,22 +124,27 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
     match outcome {
         Ok(caller) => {
             state.store.record_key_use(&caller.access_key_id, now).await;
-            state
-                .store
-                .record_audit(AuditEvent {
-                    time: now,
-                    request_id,
-                    access_key_id: Some(caller.access_key_id.to_string()),
-                    principal: Some(caller.arn.to_string()),
-                    method,
-                    path,
-                    outcome: AuditOutcome::Authenticated,
-                    reason: "signature verified".into(),
-                })
-                .await;
+            let audit_identity = (caller.access_key_id.to_string(), caller.arn.to_string());
+            let audited = caller.audited.clone();
             let mut request = Request::from_parts(parts, Body::from(body));
             request.extensions_mut().insert(caller);
-            next.run(request).await
+            let response = next.run(request).await;
+            if !audited.load(Ordering::Relaxed) {
+                state
+                    .store
+                    .record_audit(AuditEvent {
+                        time: now,
+                        request_id,
+                        access_key_id: Some(audit_identity.0),
+                        principal: Some(audit_identity.1),
+                        method,
+                        path,
+                        outcome: AuditOutcome::Authenticated,
+                        reason: "signature verified".into(),
+                    })
+                    .await;
+            }
+            response
         }
         Err(Rejection {
             error,
@@ -211,5 +229,6 @@ async fn verify(
         arn: credential.principal,
         access_key_id,
         account,
+        audited: Arc::default(),
     })
 }

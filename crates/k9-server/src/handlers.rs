@@ -62,6 +62,7 @@ async fn authorize(
             tracing::error!(%error, "authorization lookup failed");
             ApiError::internal()
         })?;
+    caller.mark_audited();
     let verb = match action {
         Action::Trigger => "trigger analysis",
         Action::Read => "read analyses",

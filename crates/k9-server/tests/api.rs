@@ -377,8 +377,16 @@ async fn audit_rows_record_decisions_and_hold_no_secret_or_signature() {
     assert_eq!(trigger(&server, &p.bob).await.status, 403);
     let forged = Credentials::from_keys(p.alice.access_key_id(), "0000000000000000000000000000000000000000", None);
     assert_eq!(trigger(&server, &forged).await.status, 403);
+    // Authenticated, but refused before any authorization decision.
+    assert_eq!(send(signed("POST", &server.url(TRIGGER_PATH), Some("{bad json"), &p.alice)).await.status, 400);
     server.store.flush().await.unwrap();
     let events = server.store.audit_events(100).await.unwrap();
+    // One row per request: the authorization decision stands for the authentication too.
+    assert_eq!(events.len(), 4, "{events:?}");
+    let mut request_ids: Vec<&str> = events.iter().map(|e| e.request_id.as_str()).collect();
+    request_ids.sort_unstable();
+    request_ids.dedup();
+    assert_eq!(request_ids.len(), 4);
     let outcomes: Vec<AuditOutcome> = events.iter().map(|e| e.outcome).collect();
     for expected in [AuditOutcome::Authenticated, AuditOutcome::Allowed, AuditOutcome::Denied, AuditOutcome::AuthenticationFailed] {
         assert!(outcomes.contains(&expected), "{expected:?} missing from {outcomes:?}");

@@ -33,7 +33,7 @@ const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 const TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLETOKENFwoGZXIvYXdzEBYaDHhBTEXAMPLE";
 const HOST: &str = "api.k9.example.com";
 const PATH: &str = "/customer/C123456/account/123456789012/analysis";
-const BODY: &[u8] = br#"{"window":"P1D","checks":["iam","s3"],"notify":false,"v":1}"#;
+const BODY: &[u8] = br#"{"window":"P1D","checks":["iam","s3"],"notify":false,"v":12}"#;
 const REGION: &str = "us-east-1";
 const SERVICE: &str = "execute-api";
 
