@@ -169,7 +169,10 @@ fn usage<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, Failure> {
 
 fn print(value: &serde_json::Value) {
     // A serde_json::Value always serialises.
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }
 
 /// Runs `k9 admin ...`.
@@ -195,7 +198,9 @@ pub async fn run(args: AdminArgs) -> ExitCode {
         (Err(Failure::Store(error)), _) => {
             eprintln!("error: {error}");
             ExitCode::from(match error {
-                StoreError::NotFound { .. } | StoreError::AlreadyExists { .. } | StoreError::Invalid { .. } => EXIT_USAGE,
+                StoreError::NotFound { .. }
+                | StoreError::AlreadyExists { .. }
+                | StoreError::Invalid { .. } => EXIT_USAGE,
                 _ => EXIT_FAILURE,
             })
         }
@@ -290,7 +295,9 @@ async fn execute(store: &dyn Store, command: AdminCommand) -> Result<serde_json:
             // Concurrent adds share group commits: thousands of accounts take one fsync each
             // batch, not one each.
             futures::future::try_join_all(
-                accounts.iter().map(|account| store.add_account(&customer, account, now)),
+                accounts
+                    .iter()
+                    .map(|account| store.add_account(&customer, account, now)),
             )
             .await?;
             let ids: Vec<String> = accounts.iter().map(ToString::to_string).collect();

@@ -14,7 +14,12 @@ pub const EXIT_FAILURE: u8 = 1;
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataDirArgs {
     /// Where k9 keeps its SQLite database and master key (created on first use).
-    #[arg(long, env = "K9_DATA_DIR", default_value = "./k9-data", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "K9_DATA_DIR",
+        default_value = "./k9-data",
+        value_name = "DIR"
+    )]
     pub data_dir: PathBuf,
 }
 
@@ -24,11 +29,11 @@ pub fn open_store(data_dir: &Path) -> Result<Arc<SqliteStore>, String> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| format!("cannot create data directory {}: {e}", data_dir.display()))?;
     let master_key = match std::env::var("K9_MASTER_KEY") {
-        Ok(hex) if !hex.is_empty() => MasterKey::from_hex(&hex)
-            .map_err(|e| format!("K9_MASTER_KEY is not usable: {e}"))?,
-        _ => MasterKey::load_or_create(data_dir).map_err(|e| {
-            format!("cannot load master key from {}: {e}", data_dir.display())
-        })?,
+        Ok(hex) if !hex.is_empty() => {
+            MasterKey::from_hex(&hex).map_err(|e| format!("K9_MASTER_KEY is not usable: {e}"))?
+        }
+        _ => MasterKey::load_or_create(data_dir)
+            .map_err(|e| format!("cannot load master key from {}: {e}", data_dir.display()))?,
     };
     SqliteStore::open(data_dir, master_key)
         .map(Arc::new)

@@ -25,7 +25,9 @@ const UNAPPROVED: &str = "arn:aws:iam::123456789012:user/mallory";
 
 /// Run the k9 walkthrough against a fresh server.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  k9 demo                 # walkthrough, then keeps serving on 127.0.0.1:8080 until Ctrl-C\n  k9 demo --exit          # walkthrough only")]
+#[command(
+    after_help = "Example:\n  k9 demo                 # walkthrough, then keeps serving on 127.0.0.1:8080 until Ctrl-C\n  k9 demo --exit          # walkthrough only"
+)]
 pub struct DemoArgs {
     /// Address and port for the demo server.
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
@@ -44,7 +46,9 @@ pub struct DemoArgs {
 fn fresh_data_dir(requested: Option<PathBuf>) -> Result<PathBuf, String> {
     match requested {
         Some(dir) => {
-            let has_entries = std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(false);
+            let has_entries = std::fs::read_dir(&dir)
+                .map(|mut d| d.next().is_some())
+                .unwrap_or(false);
             if has_entries {
                 return Err(format!(
                     "{} is not empty; `k9 demo` needs a fresh data directory (omit --data-dir for a temporary one)",
@@ -69,7 +73,12 @@ struct Exchange<'a> {
     tamper: bool,
 }
 
-async fn show(client: &reqwest::Client, base: &str, region: &str, exchange: Exchange<'_>) -> Result<serde_json::Value, String> {
+async fn show(
+    client: &reqwest::Client,
+    base: &str,
+    region: &str,
+    exchange: Exchange<'_>,
+) -> Result<serde_json::Value, String> {
     println!("\n### {}", exchange.title);
     let url = format!("{base}{}", exchange.path);
     let mut request = http::Request::builder().method(exchange.method).uri(&url);
@@ -86,7 +95,11 @@ async fn show(client: &reqwest::Client, base: &str, region: &str, exchange: Exch
     }
     if exchange.tamper {
         // Flip the last hex digit of the signature: the request is otherwise intact.
-        if let Some(value) = request.headers().get("authorization").and_then(|v| v.to_str().ok()) {
+        if let Some(value) = request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+        {
             let mut text = value.to_owned();
             let last = if text.ends_with('0') { "1" } else { "0" };
             text.pop();
@@ -97,7 +110,11 @@ async fn show(client: &reqwest::Client, base: &str, region: &str, exchange: Exch
         }
     }
     println!("> {} {}", exchange.method, url);
-    let mut names: Vec<_> = request.headers().keys().map(|k| k.as_str().to_owned()).collect();
+    let mut names: Vec<_> = request
+        .headers()
+        .keys()
+        .map(|k| k.as_str().to_owned())
+        .collect();
     names.sort();
     for name in names {
         if let Some(value) = request.headers().get(&name).and_then(|v| v.to_str().ok()) {
@@ -119,14 +136,22 @@ async fn show(client: &reqwest::Client, base: &str, region: &str, exchange: Exch
         .await
         .map_err(|e| format!("request failed: {e}"))?;
     let status = response.status();
-    println!("< {} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    println!(
+        "< {} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
     for name in ["x-amzn-requestid", "x-amzn-errortype"] {
         if let Some(value) = response.headers().get(name).and_then(|v| v.to_str().ok()) {
             println!("< {name}: {value}");
         }
     }
-    let text = response.text().await.map_err(|e| format!("cannot read response: {e}"))?;
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text.clone()));
+    let text = response
+        .text()
+        .await
+        .map_err(|e| format!("cannot read response: {e}"))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text.clone()));
     println!("<\n{}", serde_json::to_string_pretty(&json).unwrap_or(text));
     Ok(json)
 }
@@ -155,7 +180,10 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
     let listener = match std::net::TcpListener::bind(args.listen) {
         Ok(listener) => listener,
         Err(error) => {
-            eprintln!("error: cannot listen on {}: {error} (choose another with --listen 127.0.0.1:PORT)", args.listen);
+            eprintln!(
+                "error: cannot listen on {}: {error} (choose another with --listen 127.0.0.1:PORT)",
+                args.listen
+            );
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
@@ -166,13 +194,28 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
     let customer = CustomerId::parse(CUSTOMER).map_err(|e| e.to_string())?;
     let account = AccountId::parse(ACCOUNT).map_err(|e| e.to_string())?;
     let store_error = |e: k9_store::StoreError| e.to_string();
-    store.create_customer(&customer, Some("Demo Corp"), now).await.map_err(store_error)?;
-    store.add_account(&customer, &account, now).await.map_err(store_error)?;
+    store
+        .create_customer(&customer, Some("Demo Corp"), now)
+        .await
+        .map_err(store_error)?;
+    store
+        .add_account(&customer, &account, now)
+        .await
+        .map_err(store_error)?;
     let approved = PrincipalArn::parse(APPROVED).map_err(|e| e.to_string())?;
     let unapproved = PrincipalArn::parse(UNAPPROVED).map_err(|e| e.to_string())?;
-    let alice_key = store.create_user(&approved, now).await.map_err(store_error)?;
-    let mallory_key = store.create_user(&unapproved, now).await.map_err(store_error)?;
-    store.approve(&customer, &approved, now).await.map_err(store_error)?;
+    let alice_key = store
+        .create_user(&approved, now)
+        .await
+        .map_err(store_error)?;
+    let mallory_key = store
+        .create_user(&unapproved, now)
+        .await
+        .map_err(store_error)?;
+    store
+        .approve(&customer, &approved, now)
+        .await
+        .map_err(store_error)?;
     let creds = |key: &k9_store::NewAccessKey| {
         Credentials::from_keys(
             key.access_key.access_key_id.to_string(),
@@ -185,9 +228,18 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
 
     println!("k9 demo: data directory {}", data_dir.display());
     println!("k9 demo: customer {CUSTOMER}, account {ACCOUNT}");
-    println!("k9 demo: approved principal   {APPROVED} ({})", alice.access_key_id());
-    println!("k9 demo: unapproved principal {UNAPPROVED} ({})", mallory.access_key_id());
-    println!("k9 demo: server on {base} (region {}, service execute-api)", args.region);
+    println!(
+        "k9 demo: approved principal   {APPROVED} ({})",
+        alice.access_key_id()
+    );
+    println!(
+        "k9 demo: unapproved principal {UNAPPROVED} ({})",
+        mallory.access_key_id()
+    );
+    println!(
+        "k9 demo: server on {base} (region {}, service execute-api)",
+        args.region
+    );
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let state = AppState::new(store.clone(), &args.region);
@@ -218,42 +270,65 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
         tamper: false,
     })
     .await?;
-    let execution_id = queued["executionId"].as_str().unwrap_or("missing").to_owned();
-    show(&client, &base, region, Exchange {
-        title: "2. alice reads the execution's status",
-        method: "GET",
-        path: format!("{trigger_path}/{execution_id}"),
-        body: None,
-        signer: Some(("alice", &alice)),
-        tamper: false,
-    })
+    let execution_id = queued["executionId"]
+        .as_str()
+        .unwrap_or("missing")
+        .to_owned();
+    show(
+        &client,
+        &base,
+        region,
+        Exchange {
+            title: "2. alice reads the execution's status",
+            method: "GET",
+            path: format!("{trigger_path}/{execution_id}"),
+            body: None,
+            signer: Some(("alice", &alice)),
+            tamper: false,
+        },
+    )
     .await?;
-    show(&client, &base, region, Exchange {
-        title: "3. mallory (valid signature, not approved for C123456) is refused",
-        method: "POST",
-        path: trigger_path.clone(),
-        body: Some(trigger_body.clone()),
-        signer: Some(("mallory", &mallory)),
-        tamper: false,
-    })
+    show(
+        &client,
+        &base,
+        region,
+        Exchange {
+            title: "3. mallory (valid signature, not approved for C123456) is refused",
+            method: "POST",
+            path: trigger_path.clone(),
+            body: Some(trigger_body.clone()),
+            signer: Some(("mallory", &mallory)),
+            tamper: false,
+        },
+    )
     .await?;
-    show(&client, &base, region, Exchange {
-        title: "4. alice's request with one hex digit of the signature changed is refused",
-        method: "POST",
-        path: trigger_path.clone(),
-        body: Some(trigger_body.clone()),
-        signer: Some(("alice", &alice)),
-        tamper: true,
-    })
+    show(
+        &client,
+        &base,
+        region,
+        Exchange {
+            title: "4. alice's request with one hex digit of the signature changed is refused",
+            method: "POST",
+            path: trigger_path.clone(),
+            body: Some(trigger_body.clone()),
+            signer: Some(("alice", &alice)),
+            tamper: true,
+        },
+    )
     .await?;
-    show(&client, &base, region, Exchange {
-        title: "5. an unsigned request is refused, as API Gateway does",
-        method: "POST",
-        path: trigger_path.clone(),
-        body: Some(trigger_body.clone()),
-        signer: None,
-        tamper: false,
-    })
+    show(
+        &client,
+        &base,
+        region,
+        Exchange {
+            title: "5. an unsigned request is refused, as API Gateway does",
+            method: "POST",
+            path: trigger_path.clone(),
+            body: Some(trigger_body.clone()),
+            signer: None,
+            tamper: false,
+        },
+    )
     .await?;
 
     println!("\n### Try it yourself");

@@ -11,11 +11,18 @@ use crate::common::{self, DataDirArgs, LogFormat, EXIT_FAILURE, EXIT_USAGE};
 
 /// Start the k9 API server.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Every option can also be set through the environment variable shown.\n\
-Example:\n  k9 serve --listen 127.0.0.1:8080 --data-dir ./k9-data")]
+#[command(
+    after_help = "Every option can also be set through the environment variable shown.\n\
+Example:\n  k9 serve --listen 127.0.0.1:8080 --data-dir ./k9-data"
+)]
 pub struct ServeArgs {
     /// Address and port to listen on.
-    #[arg(long, env = "K9_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    #[arg(
+        long,
+        env = "K9_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR:PORT"
+    )]
     pub listen: SocketAddr,
     #[command(flatten)]
     pub data_dir: DataDirArgs,
@@ -29,7 +36,12 @@ pub struct ServeArgs {
     #[arg(long, env = "K9_TLS_KEY", requires = "tls_cert", value_name = "PEM")]
     pub tls_key: Option<std::path::PathBuf>,
     /// How far a request's signing time may be from this server's clock.
-    #[arg(long, env = "K9_CLOCK_SKEW_SECONDS", default_value_t = 300, value_name = "SECONDS")]
+    #[arg(
+        long,
+        env = "K9_CLOCK_SKEW_SECONDS",
+        default_value_t = 300,
+        value_name = "SECONDS"
+    )]
     pub clock_skew_seconds: u64,
     /// Log format (level from K9_LOG, e.g. `debug`).
     #[arg(long, env = "K9_LOG_FORMAT", value_enum, default_value = "human")]
@@ -89,7 +101,14 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         region = %args.region,
         "k9 API listening on {scheme}://{address}"
     );
-    let result = k9_server::serve(listener, tls, state, shutdown_signal(), Duration::from_secs(30)).await;
+    let result = k9_server::serve(
+        listener,
+        tls,
+        state,
+        shutdown_signal(),
+        Duration::from_secs(30),
+    )
+    .await;
     let flushed = k9_store::Store::flush(store.as_ref()).await;
     match (result, flushed) {
         (Ok(()), Ok(())) => ExitCode::SUCCESS,

@@ -20,12 +20,20 @@ fn admin(data_dir: &Path, args: &[&str]) -> serde_json::Value {
         .env_remove("K9_MASTER_KEY")
         .output()
         .expect("run k9 admin");
-    assert!(output.status.success(), "k9 admin {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "k9 admin {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("admin prints JSON")
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn spawn_server(data_dir: &Path, port: u16, log_level: &str) -> Child {
@@ -45,7 +53,11 @@ async fn wait_healthy(port: u16) {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/health")).send().await {
+        if let Ok(r) = client
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+        {
             if r.status().is_success() {
                 return;
             }
@@ -56,13 +68,24 @@ async fn wait_healthy(port: u16) {
 }
 
 fn provision(data_dir: &Path, accounts: usize) -> Credentials {
-    admin(data_dir, &["customer", "create", "C123456", "--name", "Acme"]);
-    let ids: Vec<String> = (0..accounts).map(|i| format!("{:012}", 200_000_000_000u64 + i as u64)).collect();
+    admin(
+        data_dir,
+        &["customer", "create", "C123456", "--name", "Acme"],
+    );
+    let ids: Vec<String> = (0..accounts)
+        .map(|i| format!("{:012}", 200_000_000_000u64 + i as u64))
+        .collect();
     let mut args = vec!["account", "add", "C123456"];
     args.extend(ids.iter().map(String::as_str));
     admin(data_dir, &args);
-    let user = admin(data_dir, &["user", "create", "arn:aws:iam::123456789012:user/alice"]);
-    admin(data_dir, &["approve", "C123456", "arn:aws:iam::123456789012:user/alice"]);
+    let user = admin(
+        data_dir,
+        &["user", "create", "arn:aws:iam::123456789012:user/alice"],
+    );
+    admin(
+        data_dir,
+        &["approve", "C123456", "arn:aws:iam::123456789012:user/alice"],
+    );
     Credentials::new(
         user["AccessKey"]["AccessKeyId"].as_str().unwrap(),
         user["AccessKey"]["SecretAccessKey"].as_str().unwrap(),
@@ -70,20 +93,45 @@ fn provision(data_dir: &Path, accounts: usize) -> Credentials {
     )
 }
 
-fn signed(port: u16, creds: &Credentials, method: &str, path: &str, body: &str) -> reqwest::Request {
+fn signed(
+    port: u16,
+    creds: &Credentials,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> reqwest::Request {
     let host = format!("127.0.0.1:{port}");
     let mut headers: Vec<(&str, &[u8])> = vec![("host", host.as_bytes())];
     if !body.is_empty() {
         headers.push(("content-type", b"application/json"));
     }
-    let unsigned = HttpRequest { method, path, query: "", headers: &headers, body: body.as_bytes() };
-    let out = sign_with_header(&unsigned, creds, &SigningParams::new("us-east-1", "execute-api", SystemTime::now())).unwrap();
-    let mut request = reqwest::Request::new(method.parse().unwrap(), format!("http://{host}{path}").parse().unwrap());
+    let unsigned = HttpRequest {
+        method,
+        path,
+        query: "",
+        headers: &headers,
+        body: body.as_bytes(),
+    };
+    let out = sign_with_header(
+        &unsigned,
+        creds,
+        &SigningParams::new("us-east-1", "execute-api", SystemTime::now()),
+    )
+    .unwrap();
+    let mut request = reqwest::Request::new(
+        method.parse().unwrap(),
+        format!("http://{host}{path}").parse().unwrap(),
+    );
     if !body.is_empty() {
-        request.headers_mut().insert("content-type", "application/json".parse().unwrap());
+        request
+            .headers_mut()
+            .insert("content-type", "application/json".parse().unwrap());
     }
     for (name, value) in out.headers {
-        request.headers_mut().insert(reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(), value.parse().unwrap());
+        request.headers_mut().insert(
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
     }
     *request.body_mut() = Some(body.to_owned().into());
     request
@@ -101,7 +149,9 @@ fn trigger_body(account: &str) -> String {
 async fn kill_9_under_load_loses_no_acknowledged_execution() {
     let dir = tempfile::tempdir().unwrap();
     // Enough accounts that every acknowledged trigger is a fresh insert, not a coalesced one.
-    let accounts: Vec<String> = (0..5000).map(|i| format!("{:012}", 200_000_000_000u64 + i as u64)).collect();
+    let accounts: Vec<String> = (0..5000)
+        .map(|i| format!("{:012}", 200_000_000_000u64 + i as u64))
+        .collect();
     let creds = provision(dir.path(), accounts.len());
     let port = free_port();
     let mut server = spawn_server(dir.path(), port, "warn");
@@ -112,14 +162,25 @@ async fn kill_9_under_load_loses_no_acknowledged_execution() {
     let stop_at = Instant::now() + Duration::from_millis(1500);
     let mut workers = Vec::new();
     for worker in 0..16 {
-        let (client, creds, acknowledged, accounts) = (client.clone(), creds.clone(), acknowledged.clone(), accounts.clone());
+        let (client, creds, acknowledged, accounts) = (
+            client.clone(),
+            creds.clone(),
+            acknowledged.clone(),
+            accounts.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut i = worker;
             // Keep sending until the server dies (connection errors end the loop).
             while i < accounts.len() {
                 let account = &accounts[i];
                 i += 16;
-                let request = signed(port, &creds, "POST", &trigger_path(account), &trigger_body(account));
+                let request = signed(
+                    port,
+                    &creds,
+                    "POST",
+                    &trigger_path(account),
+                    &trigger_body(account),
+                );
                 match client.execute(request).await {
                     Ok(response) if response.status().as_u16() == 202 => {
                         let body: serde_json::Value = response.json().await.unwrap_or_default();
@@ -143,18 +204,38 @@ async fn kill_9_under_load_loses_no_acknowledged_execution() {
     let mut ids = acknowledged.lock().unwrap().clone();
     ids.sort();
     ids.dedup();
-    assert!(!ids.is_empty(), "no trigger was acknowledged before the kill");
+    assert!(
+        !ids.is_empty(),
+        "no trigger was acknowledged before the kill"
+    );
 
     let mut server = spawn_server(dir.path(), port, "warn");
     wait_healthy(port).await;
     for id in &ids {
         let account = &id["ondemand-C123456-".len().."ondemand-C123456-".len() + 12];
-        let request = signed(port, &creds, "GET", &format!("{}/{id}", trigger_path(account)), "");
+        let request = signed(
+            port,
+            &creds,
+            "GET",
+            &format!("{}/{id}", trigger_path(account)),
+            "",
+        );
         let response = client.execute(request).await.unwrap();
-        assert_eq!(response.status().as_u16(), 200, "acknowledged execution {id} lost after kill -9");
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "acknowledged execution {id} lost after kill -9"
+        );
     }
-    assert!(ids.len() > 100, "only {} triggers acknowledged: the test did not load the server", ids.len());
-    eprintln!("crash test: {} acknowledged executions all present after kill -9", ids.len());
+    assert!(
+        ids.len() > 100,
+        "only {} triggers acknowledged: the test did not load the server",
+        ids.len()
+    );
+    eprintln!(
+        "crash test: {} acknowledged executions all present after kill -9",
+        ids.len()
+    );
     server.kill().ok();
     server.wait().ok();
 }
@@ -168,29 +249,65 @@ async fn logs_and_admin_output_hold_no_secret_or_signature() {
     let mut server = spawn_server(dir.path(), port, "trace");
     wait_healthy(port).await;
     let client = reqwest::Client::new();
-    let ok = signed(port, &creds, "POST", &trigger_path(account), &trigger_body(account));
-    let signature = ok.headers()["authorization"].to_str().unwrap().rsplit('=').next().unwrap().to_owned();
+    let ok = signed(
+        port,
+        &creds,
+        "POST",
+        &trigger_path(account),
+        &trigger_body(account),
+    );
+    let signature = ok.headers()["authorization"]
+        .to_str()
+        .unwrap()
+        .rsplit('=')
+        .next()
+        .unwrap()
+        .to_owned();
     assert_eq!(client.execute(ok).await.unwrap().status().as_u16(), 202);
     let wrong = Credentials::new(creds.access_key_id.clone(), "x".repeat(40), None);
-    let bad = signed(port, &wrong, "POST", &trigger_path(account), &trigger_body(account));
+    let bad = signed(
+        port,
+        &wrong,
+        "POST",
+        &trigger_path(account),
+        &trigger_body(account),
+    );
     assert_eq!(client.execute(bad).await.unwrap().status().as_u16(), 403);
 
     // Graceful stop (SIGTERM) so everything is flushed and logged.
     let pid = server.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let status = server.wait().unwrap();
-    assert!(status.success(), "k9 serve should exit 0 on SIGTERM, got {status}");
+    assert!(
+        status.success(),
+        "k9 serve should exit 0 on SIGTERM, got {status}"
+    );
     let mut logs = String::new();
-    server.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
     assert!(logs.contains("listening on http://127.0.0.1"), "{logs}");
     assert!(!logs.contains(&creds.secret_access_key), "secret in logs");
     assert!(!logs.contains(&signature), "signature in logs");
 
     let keys = admin(dir.path(), &["key", "list"]).to_string();
     assert!(keys.contains(&creds.access_key_id));
-    assert!(!keys.contains(&creds.secret_access_key), "key list must not print secrets");
+    assert!(
+        !keys.contains(&creds.secret_access_key),
+        "key list must not print secrets"
+    );
     let audit = admin(dir.path(), &["audit", "--limit", "100"]).to_string();
-    assert!(audit.contains("AuthenticationFailed") && audit.contains("Allowed"), "{audit}");
+    assert!(
+        audit.contains("AuthenticationFailed") && audit.contains("Allowed"),
+        "{audit}"
+    );
     assert!(!audit.contains(&creds.secret_access_key) && !audit.contains(&signature));
 }
 
@@ -200,10 +317,19 @@ fn admin_refuses_invalid_ids_saying_the_valid_form() {
     for (args, expected) in [
         (vec!["customer", "create", "X12"], "C123456"),
         (vec!["account", "add", "C123456", "12"], "12 digits"),
-        (vec!["user", "create", "arn:aws:iam::12:user/x"], "arn:aws:iam::"),
+        (
+            vec!["user", "create", "arn:aws:iam::12:user/x"],
+            "arn:aws:iam::",
+        ),
         (vec!["approve", "C123456", "not-an-arn"], "arn:aws:iam::"),
     ] {
-        let output = Command::new(K9).arg("admin").arg("--data-dir").arg(dir.path()).args(&args).output().unwrap();
+        let output = Command::new(K9)
+            .arg("admin")
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(&args)
+            .output()
+            .unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
@@ -213,20 +339,66 @@ fn admin_refuses_invalid_ids_saying_the_valid_form() {
 #[test]
 fn admin_session_create_prints_sts_shaped_credentials() {
     let dir = tempfile::tempdir().unwrap();
-    admin(dir.path(), &["role", "create", "arn:aws:iam::123456789012:role/ops/k9-automation"]);
+    admin(
+        dir.path(),
+        &[
+            "role",
+            "create",
+            "arn:aws:iam::123456789012:role/ops/k9-automation",
+        ],
+    );
     let session = admin(
         dir.path(),
-        &["session", "create", "arn:aws:iam::123456789012:role/ops/k9-automation", "--session-name", "ci"],
+        &[
+            "session",
+            "create",
+            "arn:aws:iam::123456789012:role/ops/k9-automation",
+            "--session-name",
+            "ci",
+        ],
     );
-    assert!(session["Credentials"]["AccessKeyId"].as_str().unwrap().starts_with("ASIA"));
-    assert_eq!(session["Credentials"]["SecretAccessKey"].as_str().unwrap().len(), 40);
-    assert!(session["Credentials"]["SessionToken"].as_str().unwrap().len() > 40);
+    assert!(session["Credentials"]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .starts_with("ASIA"));
+    assert_eq!(
+        session["Credentials"]["SecretAccessKey"]
+            .as_str()
+            .unwrap()
+            .len(),
+        40
+    );
+    assert!(
+        session["Credentials"]["SessionToken"]
+            .as_str()
+            .unwrap()
+            .len()
+            > 40
+    );
     assert!(session["Credentials"]["Expiration"].is_string());
-    assert_eq!(session["AssumedRoleUser"]["Arn"], "arn:aws:sts::123456789012:assumed-role/k9-automation/ci");
-    assert!(session["AssumedRoleUser"]["AssumedRoleId"].as_str().unwrap().ends_with(":ci"));
-    let user = admin(dir.path(), &["user", "create", "arn:aws:iam::123456789012:user/alice"]);
-    for field in ["UserName", "AccessKeyId", "Status", "SecretAccessKey", "CreateDate"] {
-        assert!(user["AccessKey"][field].is_string(), "missing AccessKey.{field}: {user}");
+    assert_eq!(
+        session["AssumedRoleUser"]["Arn"],
+        "arn:aws:sts::123456789012:assumed-role/k9-automation/ci"
+    );
+    assert!(session["AssumedRoleUser"]["AssumedRoleId"]
+        .as_str()
+        .unwrap()
+        .ends_with(":ci"));
+    let user = admin(
+        dir.path(),
+        &["user", "create", "arn:aws:iam::123456789012:user/alice"],
+    );
+    for field in [
+        "UserName",
+        "AccessKeyId",
+        "Status",
+        "SecretAccessKey",
+        "CreateDate",
+    ] {
+        assert!(
+            user["AccessKey"][field].is_string(),
+            "missing AccessKey.{field}: {user}"
+        );
     }
     assert_eq!(user["AccessKey"]["UserName"], "alice");
     assert_eq!(user["AccessKey"]["Status"], "Active");

@@ -8,6 +8,8 @@
 //! Invalid input gives an [`IdError`] whose message shows the valid form, so it can be
 //! shown to the user as it is.
 
+#![warn(missing_docs)]
+
 mod access_key;
 mod account;
 mod arn;

@@ -21,15 +21,26 @@ struct Args {
     /// Concurrent requests in flight.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
-    /// Measured seconds per scenario (after a 1 s warm-up).
-    #[arg(long, default_value_t = 5)]
+    /// Measured seconds per scenario and round (after a 1 s warm-up).
+    #[arg(long, default_value_t = 3)]
     seconds: u64,
+    /// Rounds: the scenarios run interleaved this many times and each figure is the median
+    /// round, so a burst of load from elsewhere on a shared machine skews one round, not
+    /// the comparison.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Which scenarios to run (health, get, trigger); the ratio needs health and get.
+    #[arg(long, value_delimiter = ',', default_value = "health,get,trigger")]
+    scenarios: Vec<String>,
     /// Server worker threads.
     #[arg(long, default_value_t = 2)]
     server_threads: usize,
 }
 
 const CUSTOMER: &str = "C123456";
+const HEALTH: &str = "GET /health (unauthenticated)";
+const SIGNED_GET: &str = "signed GET execution";
+const TRIGGER: &str = "signed POST trigger (new execution each)";
 
 struct Stats {
     name: &'static str,
@@ -56,8 +67,13 @@ impl Stats {
 #[derive(Clone)]
 enum Kind {
     Health,
-    SignedGet { path: String },
-    Trigger { accounts: Arc<Vec<String>>, next: Arc<AtomicUsize> },
+    SignedGet {
+        path: String,
+    },
+    Trigger {
+        accounts: Arc<Vec<String>>,
+        next: Arc<AtomicUsize>,
+    },
 }
 
 struct Target {
@@ -81,17 +97,26 @@ fn build(target: &Target, kind: &Kind) -> reqwest::Request {
         }
     };
     let url = format!("{}{}", target.base, path);
-    let mut request = reqwest::Request::new(method.parse().expect("method"), url.parse().expect("url"));
+    let mut request =
+        reqwest::Request::new(method.parse().expect("method"), url.parse().expect("url"));
     if !matches!(kind, Kind::Health) {
         let mut headers: Vec<(&str, &[u8])> = vec![("host", target.host.as_bytes())];
         if !body.is_empty() {
             headers.push(("content-type", b"application/json"));
         }
-        let unsigned = HttpRequest { method, path: &path, query: "", headers: &headers, body: &body };
+        let unsigned = HttpRequest {
+            method,
+            path: &path,
+            query: "",
+            headers: &headers,
+            body: &body,
+        };
         let params = SigningParams::new(&target.region, "execute-api", SystemTime::now());
         let signed = sign_with_header(&unsigned, &target.creds, &params).expect("sign");
         if !body.is_empty() {
-            request.headers_mut().insert("content-type", "application/json".parse().expect("header"));
+            request
+                .headers_mut()
+                .insert("content-type", "application/json".parse().expect("header"));
         }
         for (name, value) in signed.headers {
             request.headers_mut().insert(
@@ -104,7 +129,14 @@ fn build(target: &Target, kind: &Kind) -> reqwest::Request {
     request
 }
 
-async fn run_scenario(name: &'static str, client: &reqwest::Client, target: Arc<Target>, kind: Kind, args: &Args, expected: u16) -> Stats {
+async fn run_scenario(
+    name: &'static str,
+    client: &reqwest::Client,
+    target: Arc<Target>,
+    kind: Kind,
+    args: &Args,
+    expected: u16,
+) -> Stats {
     let warmup = Duration::from_secs(1);
     let measure = Duration::from_secs(args.seconds);
     let start = Instant::now();
@@ -131,7 +163,9 @@ async fn run_scenario(name: &'static str, client: &reqwest::Client, target: Arc<
                     Err(_) => false,
                 };
                 let done = Instant::now();
-                if began.duration_since(start) >= warmup && done.duration_since(start) <= warmup + measure {
+                if began.duration_since(start) >= warmup
+                    && done.duration_since(start) <= warmup + measure
+                {
                     if ok {
                         latencies.push(done.duration_since(began).as_micros() as u64);
                     } else {
@@ -150,7 +184,32 @@ async fn run_scenario(name: &'static str, client: &reqwest::Client, target: Arc<
         errors += e;
     }
     latencies_us.sort_unstable();
-    Stats { name, requests: latencies_us.len(), errors, elapsed: measure, latencies_us }
+    Stats {
+        name,
+        requests: latencies_us.len(),
+        errors,
+        elapsed: measure,
+        latencies_us,
+    }
+}
+
+/// Per scenario, the round with the median throughput.
+fn median_rounds(rounds: Vec<Vec<Stats>>) -> Vec<Stats> {
+    let scenarios = rounds.first().map_or(0, Vec::len);
+    let mut by_scenario: Vec<Vec<Stats>> = (0..scenarios).map(|_| Vec::new()).collect();
+    for round in rounds {
+        for (i, stats) in round.into_iter().enumerate() {
+            by_scenario[i].push(stats);
+        }
+    }
+    by_scenario
+        .into_iter()
+        .filter_map(|mut runs| {
+            runs.sort_by(|a, b| a.throughput().total_cmp(&b.throughput()));
+            let middle = runs.len() / 2;
+            runs.into_iter().nth(middle)
+        })
+        .collect()
 }
 
 fn main() {
@@ -169,26 +228,45 @@ fn main() {
         .build()
         .expect("runtime");
 
-    let store = Arc::new(SqliteStore::open(dir.path(), MasterKey::load_or_create(dir.path()).expect("key")).expect("store"));
+    let store = Arc::new(
+        SqliteStore::open(
+            dir.path(),
+            MasterKey::load_or_create(dir.path()).expect("key"),
+        )
+        .expect("store"),
+    );
     let per_second_target = 10_000u64;
-    let account_count = (per_second_target * (args.seconds + 2)) as usize;
+    let account_count = (per_second_target * (args.seconds + 1) * args.rounds as u64) as usize;
     let (creds, accounts, execution_path) = server_runtime.block_on(async {
         let now = OffsetDateTime::now_utc();
         let customer = CustomerId::parse(CUSTOMER).expect("customer");
-        store.create_customer(&customer, None, now).await.expect("customer");
-        let accounts: Vec<String> = (0..account_count).map(|i| format!("{:012}", 100_000_000_000u64 + i as u64)).collect();
+        store
+            .create_customer(&customer, None, now)
+            .await
+            .expect("customer");
+        let accounts: Vec<String> = (0..account_count)
+            .map(|i| format!("{:012}", 100_000_000_000u64 + i as u64))
+            .collect();
         let adds = accounts.iter().map(|a| {
             let store = store.clone();
             let customer = customer.clone();
             let account = AccountId::parse(a).expect("account");
-            async move { store.add_account(&customer, &account, now).await.expect("add account") }
+            async move {
+                store
+                    .add_account(&customer, &account, now)
+                    .await
+                    .expect("add account")
+            }
         });
         futures::future::join_all(adds).await;
         let user = PrincipalArn::parse("arn:aws:iam::123456789012:user/bench").expect("arn");
         let key = store.create_user(&user, now).await.expect("user");
         store.approve(&customer, &user, now).await.expect("approve");
         let first = AccountId::parse(&accounts[0]).expect("account");
-        let execution = store.enqueue_execution(&customer, &first, &user, now).await.expect("enqueue");
+        let execution = store
+            .enqueue_execution(&customer, &first, &user, now)
+            .await
+            .expect("enqueue");
         let id = execution.into_execution().execution_id;
         let creds = Credentials::new(
             key.access_key.access_key_id.to_string(),
@@ -196,7 +274,11 @@ fn main() {
             None,
         );
         // Account 0 already has a queued execution; triggers start from account 1.
-        (creds, accounts[1..].to_vec(), format!("/customer/{CUSTOMER}/account/{first}/analysis/{id}"))
+        (
+            creds,
+            accounts[1..].to_vec(),
+            format!("/customer/{CUSTOMER}/account/{first}/analysis/{id}"),
+        )
     });
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -213,27 +295,71 @@ fn main() {
         Duration::from_secs(5),
     ));
 
-    let target = Arc::new(Target { base: format!("http://{addr}"), host: addr.to_string(), creds, region: "us-east-1".into() });
+    let target = Arc::new(Target {
+        base: format!("http://{addr}"),
+        host: addr.to_string(),
+        creds,
+        region: "us-east-1".into(),
+    });
     let results = client_runtime.block_on(async {
-        let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build().expect("client");
-        let health = run_scenario("GET /health (unauthenticated)", &client, target.clone(), Kind::Health, &args, 200).await;
-        let get = run_scenario("signed GET execution", &client, target.clone(), Kind::SignedGet { path: execution_path.clone() }, &args, 200).await;
-        let trigger = run_scenario(
-            "signed POST trigger (new execution each)",
-            &client,
-            target.clone(),
-            Kind::Trigger { accounts: Arc::new(accounts.clone()), next: Arc::new(AtomicUsize::new(0)) },
-            &args,
-            202,
-        )
-        .await;
-        vec![health, get, trigger]
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(args.concurrency)
+            .build()
+            .expect("client");
+        let mut rounds: Vec<Vec<Stats>> = Vec::new();
+        // Triggers use fresh accounts across all rounds.
+        let trigger_kind = Kind::Trigger {
+            accounts: Arc::new(accounts.clone()),
+            next: Arc::new(AtomicUsize::new(0)),
+        };
+        for _ in 0..args.rounds {
+            let mut results = Vec::new();
+            for scenario in &args.scenarios {
+                let stats = match scenario.as_str() {
+                    "health" => {
+                        run_scenario(HEALTH, &client, target.clone(), Kind::Health, &args, 200)
+                            .await
+                    }
+                    "get" => {
+                        run_scenario(
+                            SIGNED_GET,
+                            &client,
+                            target.clone(),
+                            Kind::SignedGet {
+                                path: execution_path.clone(),
+                            },
+                            &args,
+                            200,
+                        )
+                        .await
+                    }
+                    "trigger" => {
+                        run_scenario(
+                            TRIGGER,
+                            &client,
+                            target.clone(),
+                            trigger_kind.clone(),
+                            &args,
+                            202,
+                        )
+                        .await
+                    }
+                    other => panic!("unknown scenario {other}: expected health, get or trigger"),
+                };
+                results.push(stats);
+            }
+            rounds.push(results);
+        }
+        median_rounds(rounds)
     });
     let _ = stop_tx.send(());
     let _ = server_runtime.block_on(server);
 
-    println!("k9 load benchmark: {} concurrent, {} s per scenario, server threads {}, {} cores", args.concurrency, args.seconds, args.server_threads, std::thread::available_parallelism().map_or(0, |n| n.get()));
-    println!("{:<42} {:>10} {:>8} {:>9} {:>9} {:>9}", "scenario", "req/s", "errors", "p50 ms", "p99 ms", "max ms");
+    println!("k9 load benchmark: {} concurrent, {} s per scenario and round, median of {} interleaved rounds, server threads {}, {} cores", args.concurrency, args.seconds, args.rounds, args.server_threads, std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "{:<42} {:>10} {:>8} {:>9} {:>9} {:>9}",
+        "scenario", "req/s", "errors", "p50 ms", "p99 ms", "max ms"
+    );
     for s in &results {
         println!(
             "{:<42} {:>10.0} {:>8} {:>9.2} {:>9.2} {:>9.2}",
@@ -242,16 +368,29 @@ fn main() {
             s.errors,
             s.percentile(0.50),
             s.percentile(0.99),
-            s.latencies_us.last().map_or(f64::NAN, |v| *v as f64 / 1000.0)
+            s.latencies_us
+                .last()
+                .map_or(f64::NAN, |v| *v as f64 / 1000.0)
         );
     }
-    let ratio = results[1].throughput() / results[0].throughput();
-    println!("signed GET / health throughput: {:.0} % (target >= 70 %)", ratio * 100.0);
-    println!(
-        "trigger: {:.0}/s (target >= 5000/s), p99 {:.2} ms (target <= 20 ms)",
-        results[2].throughput(),
-        results[2].percentile(0.99)
-    );
+    let find = |name: &str| results.iter().find(|s| s.name == name);
+    let ratio = match (find(HEALTH), find(SIGNED_GET)) {
+        (Some(health), Some(get)) => get.throughput() / health.throughput(),
+        _ => f64::NAN,
+    };
+    if ratio.is_finite() {
+        println!(
+            "signed GET / health throughput: {:.0} % (target >= 70 %)",
+            ratio * 100.0
+        );
+    }
+    if let Some(trigger) = find(TRIGGER) {
+        println!(
+            "trigger: {:.0}/s (target >= 5000/s), p99 {:.2} ms (target <= 20 ms)",
+            trigger.throughput(),
+            trigger.percentile(0.99)
+        );
+    }
     let json = serde_json::json!({
         "scenarios": results.iter().map(|s| serde_json::json!({"name": s.name, "rps": s.throughput(), "errors": s.errors, "p50_ms": s.percentile(0.5), "p99_ms": s.percentile(0.99)})).collect::<Vec<_>>(),
         "signed_get_vs_health": ratio,

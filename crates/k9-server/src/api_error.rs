@@ -90,9 +90,10 @@ impl IntoResponse for ApiError {
             Json(serde_json::json!({ "message": self.message })),
         )
             .into_response();
-        response
-            .headers_mut()
-            .insert("x-amzn-errortype", HeaderValue::from_static(self.error_type));
+        response.headers_mut().insert(
+            "x-amzn-errortype",
+            HeaderValue::from_static(self.error_type),
+        );
         response
     }
 }

@@ -47,16 +47,18 @@ impl Caller {
 
 /// Reads the body up to the limit: `Err` is the 413 (or 400 for a broken body) to answer.
 async fn read_body(body: Body) -> Result<bytes::Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|error| {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-        while let Some(current) = source {
-            if current.is::<http_body_util::LengthLimitError>() {
-                return ApiError::payload_too_large(MAX_BODY_BYTES);
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|error| {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+            while let Some(current) = source {
+                if current.is::<http_body_util::LengthLimitError>() {
+                    return ApiError::payload_too_large(MAX_BODY_BYTES);
+                }
+                source = current.source();
             }
-            source = current.source();
-        }
-        ApiError::bad_request("The request body could not be read")
-    })
+            ApiError::bad_request("The request body could not be read")
+        })
 }
 
 struct Rejection {

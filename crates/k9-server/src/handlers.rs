@@ -142,7 +142,17 @@ pub async fn trigger_analysis(
     body_field(&parsed.customer_id, "customerId", customer.as_str())?;
     body_field(&parsed.account_id, "accountId", account.as_str())?;
     let path = format!("/customer/{customer}/account/{account}/analysis");
-    authorize(&state, &caller, &request_id, "POST", &path, &customer, &account, Action::Trigger).await?;
+    authorize(
+        &state,
+        &caller,
+        &request_id,
+        "POST",
+        &path,
+        &customer,
+        &account,
+        Action::Trigger,
+    )
+    .await?;
     let outcome = state
         .store
         .enqueue_execution(&customer, &account, &caller.arn, OffsetDateTime::now_utc())
@@ -174,7 +184,17 @@ pub async fn get_analysis(
     let execution_id = ExecutionId::parse(&raw_execution)
         .map_err(|e| ApiError::bad_request(format!("Invalid executionId: {e}")))?;
     let path = format!("/customer/{customer}/account/{account}/analysis/{execution_id}");
-    authorize(&state, &caller, &request_id, "GET", &path, &customer, &account, Action::Read).await?;
+    authorize(
+        &state,
+        &caller,
+        &request_id,
+        "GET",
+        &path,
+        &customer,
+        &account,
+        Action::Read,
+    )
+    .await?;
     let not_found = || ApiError::not_found(format!("Execution {execution_id} not found"));
     if execution_id.customer_id() != customer || execution_id.account_id() != account {
         return Err(not_found());
@@ -226,7 +246,17 @@ pub async fn list_analyses(
             })?,
     };
     let path = format!("/customer/{customer}/account/{account}/analysis");
-    authorize(&state, &caller, &request_id, "GET", &path, &customer, &account, Action::Read).await?;
+    authorize(
+        &state,
+        &caller,
+        &request_id,
+        "GET",
+        &path,
+        &customer,
+        &account,
+        Action::Read,
+    )
+    .await?;
     let page = state
         .store
         .list_executions(&customer, &account, limit, query.next_token.as_deref())

@@ -125,9 +125,10 @@ pub async fn serve(
             // Several rustls crypto providers may be compiled in (the client side brings its
             // own); pick one explicitly. Failing means one is already installed, which is fine.
             let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
-                .await
-                .map_err(ServeError::Tls)?;
+            let config =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await
+                    .map_err(ServeError::Tls)?;
             axum_server::from_tcp_rustls(listener, config)
                 .handle(handle)
                 .serve(app)

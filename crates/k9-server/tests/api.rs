@@ -5,7 +5,9 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings};
+use aws_sigv4::http_request::{
+    sign, SignableBody, SignableRequest, SignatureLocation, SigningSettings,
+};
 use aws_sigv4::sign::v4::SigningParams;
 use aws_smithy_runtime_api::client::identity::Identity;
 use common::*;
@@ -19,7 +21,13 @@ fn execution_id_pattern() -> Regex {
 }
 
 async fn trigger(server: &TestServer, creds: &Credentials) -> Answer {
-    send(signed("POST", &server.url(TRIGGER_PATH), Some(trigger_body()), creds)).await
+    send(signed(
+        "POST",
+        &server.url(TRIGGER_PATH),
+        Some(trigger_body()),
+        creds,
+    ))
+    .await
 }
 
 #[tokio::test]
@@ -33,14 +41,26 @@ async fn approved_trigger_answers_202_with_execution_id() {
     let id = answer.body["executionId"].as_str().unwrap();
     assert!(execution_id_pattern().is_match(id), "{id}");
     let today = OffsetDateTime::now_utc().date();
-    assert!(id.contains(&format!("-{today}_")), "{id} should carry today's UTC date");
+    assert!(
+        id.contains(&format!("-{today}_")),
+        "{id} should carry today's UTC date"
+    );
     assert!(answer.headers.contains_key("x-amzn-requestid"));
 
-    let status = send(signed("GET", &server.url(&format!("{TRIGGER_PATH}/{id}")), None, &p.alice)).await;
+    let status = send(signed(
+        "GET",
+        &server.url(&format!("{TRIGGER_PATH}/{id}")),
+        None,
+        &p.alice,
+    ))
+    .await;
     assert_eq!(status.status, 200, "{}", status.text);
     assert_eq!(status.body["executionId"], id);
     assert_eq!(status.body["status"], "queued");
-    assert_eq!(status.body["requestedBy"], "arn:aws:iam::123456789012:user/alice");
+    assert_eq!(
+        status.body["requestedBy"],
+        "arn:aws:iam::123456789012:user/alice"
+    );
     assert!(status.body["requestedAt"].is_string());
 }
 
@@ -60,13 +80,31 @@ async fn list_returns_executions_newest_first_with_pagination() {
     let server = TestServer::start().await;
     let p = server.provision().await;
     trigger(&server, &p.alice).await;
-    let list = send(signed("GET", &server.url(&format!("{TRIGGER_PATH}?limit=1")), None, &p.alice)).await;
+    let list = send(signed(
+        "GET",
+        &server.url(&format!("{TRIGGER_PATH}?limit=1")),
+        None,
+        &p.alice,
+    ))
+    .await;
     assert_eq!(list.status, 200, "{}", list.text);
     assert_eq!(list.body["executions"].as_array().unwrap().len(), 1);
-    let bad = send(signed("GET", &server.url(&format!("{TRIGGER_PATH}?limit=0")), None, &p.alice)).await;
+    let bad = send(signed(
+        "GET",
+        &server.url(&format!("{TRIGGER_PATH}?limit=0")),
+        None,
+        &p.alice,
+    ))
+    .await;
     assert_eq!(bad.status, 400);
     assert!(bad.message().contains("limit"), "{}", bad.message());
-    let bad_token = send(signed("GET", &server.url(&format!("{TRIGGER_PATH}?nextToken=nonsense")), None, &p.alice)).await;
+    let bad_token = send(signed(
+        "GET",
+        &server.url(&format!("{TRIGGER_PATH}?nextToken=nonsense")),
+        None,
+        &p.alice,
+    ))
+    .await;
     assert_eq!(bad_token.status, 400, "{}", bad_token.text);
 }
 
@@ -81,7 +119,12 @@ async fn health_is_unauthenticated_and_carries_a_request_id() {
 #[tokio::test]
 async fn unsigned_request_is_missing_authentication_token() {
     let server = TestServer::start().await;
-    let answer = send(request("POST", &server.url(TRIGGER_PATH), Some(trigger_body()))).await;
+    let answer = send(request(
+        "POST",
+        &server.url(TRIGGER_PATH),
+        Some(trigger_body()),
+    ))
+    .await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.error_type(), "MissingAuthenticationTokenException");
     assert_eq!(answer.message(), "Missing Authentication Token");
@@ -92,7 +135,11 @@ async fn unsigned_request_is_missing_authentication_token() {
 async fn unknown_routes_and_methods_answer_missing_authentication_token_even_when_signed() {
     let server = TestServer::start().await;
     let p = server.provision().await;
-    for (method, path) in [("GET", "/nope"), ("DELETE", TRIGGER_PATH), ("PUT", "/customer/C123456")] {
+    for (method, path) in [
+        ("GET", "/nope"),
+        ("DELETE", TRIGGER_PATH),
+        ("PUT", "/customer/C123456"),
+    ] {
         let answer = send(signed(method, &server.url(path), None, &p.alice)).await;
         assert_eq!(answer.status, 403, "{method} {path}");
         assert_eq!(answer.message(), "Missing Authentication Token");
@@ -104,33 +151,64 @@ async fn unknown_routes_and_methods_answer_missing_authentication_token_even_whe
 async fn unknown_access_key_is_an_invalid_security_token() {
     let server = TestServer::start().await;
     server.provision().await;
-    let stranger = Credentials::from_keys("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None);
+    let stranger = Credentials::from_keys(
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        None,
+    );
     let answer = trigger(&server, &stranger).await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.error_type(), "UnrecognizedClientException");
-    assert_eq!(answer.message(), "The security token included in the request is invalid.");
+    assert_eq!(
+        answer.message(),
+        "The security token included in the request is invalid."
+    );
 }
 
 #[tokio::test]
 async fn wrong_secret_is_a_signature_mismatch_echoing_canonical_request() {
     let server = TestServer::start().await;
     let p = server.provision().await;
-    let forged = Credentials::from_keys(p.alice.access_key_id(), "0000000000000000000000000000000000000000", None);
+    let forged = Credentials::from_keys(
+        p.alice.access_key_id(),
+        "0000000000000000000000000000000000000000",
+        None,
+    );
     let answer = trigger(&server, &forged).await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.error_type(), "InvalidSignatureException");
     let message = answer.message();
-    assert!(message.starts_with("The request signature we calculated does not match the signature you provided."), "{message}");
-    assert!(message.contains(&format!("The Canonical String for this request should have been\n'POST\n{TRIGGER_PATH}\n")), "{message}");
-    assert!(message.contains("The String-to-Sign should have been\n'AWS4-HMAC-SHA256\n"), "{message}");
+    assert!(
+        message.starts_with(
+            "The request signature we calculated does not match the signature you provided."
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "The Canonical String for this request should have been\n'POST\n{TRIGGER_PATH}\n"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("The String-to-Sign should have been\n'AWS4-HMAC-SHA256\n"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
 async fn tampered_body_is_rejected() {
     let server = TestServer::start().await;
     let p = server.provision().await;
-    let mut req = signed("POST", &server.url(TRIGGER_PATH), Some(trigger_body()), &p.alice);
-    *req.body_mut() = trigger_body().replace("C123456\",", "C123457\",").into_bytes();
+    let mut req = signed(
+        "POST",
+        &server.url(TRIGGER_PATH),
+        Some(trigger_body()),
+        &p.alice,
+    );
+    *req.body_mut() = trigger_body()
+        .replace("C123456\",", "C123457\",")
+        .into_bytes();
     let answer = send(req).await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.error_type(), "InvalidSignatureException");
@@ -141,35 +219,79 @@ async fn expired_and_future_signatures_are_rejected_with_aws_messages() {
     let server = TestServer::start().await;
     let p = server.provision().await;
     let old = SystemTime::now() - Duration::from_secs(600);
-    let answer = send(signed_at("POST", &server.url(TRIGGER_PATH), Some(trigger_body()), &p.alice, old)).await;
+    let answer = send(signed_at(
+        "POST",
+        &server.url(TRIGGER_PATH),
+        Some(trigger_body()),
+        &p.alice,
+        old,
+    ))
+    .await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.error_type(), "InvalidSignatureException");
-    assert!(answer.message().starts_with("Signature expired: "), "{}", answer.message());
-    assert!(answer.message().ends_with(" - 5 min.)"), "{}", answer.message());
+    assert!(
+        answer.message().starts_with("Signature expired: "),
+        "{}",
+        answer.message()
+    );
+    assert!(
+        answer.message().ends_with(" - 5 min.)"),
+        "{}",
+        answer.message()
+    );
 
     let future = SystemTime::now() + Duration::from_secs(600);
-    let answer = send(signed_at("POST", &server.url(TRIGGER_PATH), Some(trigger_body()), &p.alice, future)).await;
+    let answer = send(signed_at(
+        "POST",
+        &server.url(TRIGGER_PATH),
+        Some(trigger_body()),
+        &p.alice,
+        future,
+    ))
+    .await;
     assert_eq!(answer.status, 403);
-    assert!(answer.message().starts_with("Signature not yet current: "), "{}", answer.message());
+    assert!(
+        answer.message().starts_with("Signature not yet current: "),
+        "{}",
+        answer.message()
+    );
 }
 
 #[tokio::test]
 async fn malformed_authorization_header_is_an_incomplete_signature() {
     let server = TestServer::start().await;
     let mut req = request("GET", &server.url(TRIGGER_PATH), None);
-    req.headers_mut().insert("authorization", "AWS4-HMAC-SHA256 Credential=AKIA/20221111/us-east-1/execute-api/aws4_request".parse().unwrap());
-    req.headers_mut().insert("x-amz-date", "20221111T000000Z".parse().unwrap());
+    req.headers_mut().insert(
+        "authorization",
+        "AWS4-HMAC-SHA256 Credential=AKIA/20221111/us-east-1/execute-api/aws4_request"
+            .parse()
+            .unwrap(),
+    );
+    req.headers_mut()
+        .insert("x-amz-date", "20221111T000000Z".parse().unwrap());
     let answer = send(req).await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.error_type(), "IncompleteSignatureException");
-    assert!(answer.message().contains("Authorization header requires 'Signature' parameter."), "{}", answer.message());
+    assert!(
+        answer
+            .message()
+            .contains("Authorization header requires 'Signature' parameter."),
+        "{}",
+        answer.message()
+    );
 
     let mut req = request("GET", &server.url(TRIGGER_PATH), None);
-    req.headers_mut().insert("authorization", "Bearer abc".parse().unwrap());
+    req.headers_mut()
+        .insert("authorization", "Bearer abc".parse().unwrap());
     let answer = send(req).await;
     assert_eq!(answer.error_type(), "IncompleteSignatureException");
-    assert!(answer.message().starts_with("Invalid key=value pair (missing equal-sign) in Authorization header"));
-    assert!(!answer.text.contains("abc"), "the header is hashed, not echoed");
+    assert!(answer
+        .message()
+        .starts_with("Invalid key=value pair (missing equal-sign) in Authorization header"));
+    assert!(
+        !answer.text.contains("abc"),
+        "the header is hashed, not echoed"
+    );
 }
 
 #[tokio::test]
@@ -195,7 +317,9 @@ async fn unapproved_caller_is_refused_without_revealing_existence() {
     let body = r#"{"customerId": "C123456", "accountId": "210987654321"}"#;
     let unregistered = send(signed("POST", &server.url(path), Some(body), &p.alice)).await;
     assert_eq!(unregistered.status, 403);
-    assert!(unregistered.message().starts_with("Caller is not authorized"));
+    assert!(unregistered
+        .message()
+        .starts_with("Caller is not authorized"));
     assert_eq!(unknown.error_type(), unregistered.error_type());
 }
 
@@ -206,7 +330,10 @@ async fn revoked_approval_is_refused() {
     assert_eq!(trigger(&server, &p.alice).await.status, 202);
     server
         .store
-        .revoke(&CustomerId::parse(CUSTOMER).unwrap(), &PrincipalArn::parse("arn:aws:iam::123456789012:user/alice").unwrap())
+        .revoke(
+            &CustomerId::parse(CUSTOMER).unwrap(),
+            &PrincipalArn::parse("arn:aws:iam::123456789012:user/alice").unwrap(),
+        )
         .await
         .unwrap();
     let answer = trigger(&server, &p.alice).await;
@@ -219,7 +346,11 @@ async fn deactivated_key_is_an_invalid_security_token() {
     let server = TestServer::start().await;
     let p = server.provision().await;
     let id = k9_domain::AccessKeyId::parse(p.alice.access_key_id()).unwrap();
-    server.store.set_key_status(&id, KeyStatus::Inactive).await.unwrap();
+    server
+        .store
+        .set_key_status(&id, KeyStatus::Inactive)
+        .await
+        .unwrap();
     let answer = trigger(&server, &p.alice).await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.error_type(), "UnrecognizedClientException");
@@ -230,17 +361,41 @@ async fn invalid_input_answers_400_naming_the_field() {
     let server = TestServer::start().await;
     let p = server.provision().await;
     let cases = [
-        ("/customer/X1/account/123456789012/analysis", trigger_body(), "customerId"),
-        ("/customer/C123456/account/12345/analysis", trigger_body(), "accountId"),
+        (
+            "/customer/X1/account/123456789012/analysis",
+            trigger_body(),
+            "customerId",
+        ),
+        (
+            "/customer/C123456/account/12345/analysis",
+            trigger_body(),
+            "accountId",
+        ),
         (TRIGGER_PATH, "{not json", "JSON"),
-        (TRIGGER_PATH, r#"{"customerId": "C123456", "accountId": "999999999999"}"#, "accountId"),
-        (TRIGGER_PATH, r#"{"customerId": "C654321", "accountId": "123456789012"}"#, "customerId"),
-        (TRIGGER_PATH, r#"{"accountId": "123456789012"}"#, "customerId"),
+        (
+            TRIGGER_PATH,
+            r#"{"customerId": "C123456", "accountId": "999999999999"}"#,
+            "accountId",
+        ),
+        (
+            TRIGGER_PATH,
+            r#"{"customerId": "C654321", "accountId": "123456789012"}"#,
+            "customerId",
+        ),
+        (
+            TRIGGER_PATH,
+            r#"{"accountId": "123456789012"}"#,
+            "customerId",
+        ),
     ];
     for (path, body, field) in cases {
         let answer = send(signed("POST", &server.url(path), Some(body), &p.alice)).await;
         assert_eq!(answer.status, 400, "{path} {body}: {}", answer.text);
-        assert!(answer.message().contains(field), "{path} {body}: {}", answer.message());
+        assert!(
+            answer.message().contains(field),
+            "{path} {body}: {}",
+            answer.message()
+        );
     }
 }
 
@@ -248,13 +403,28 @@ async fn invalid_input_answers_400_naming_the_field() {
 async fn body_over_64_kib_answers_413() {
     let server = TestServer::start().await;
     let p = server.provision().await;
-    let big = format!(r#"{{"customerId": "C123456", "accountId": "123456789012", "pad": "{}"}}"#, "x".repeat(70 * 1024));
-    let answer = send(signed("POST", &server.url(TRIGGER_PATH), Some(&big), &p.alice)).await;
+    let big = format!(
+        r#"{{"customerId": "C123456", "accountId": "123456789012", "pad": "{}"}}"#,
+        "x".repeat(70 * 1024)
+    );
+    let answer = send(signed(
+        "POST",
+        &server.url(TRIGGER_PATH),
+        Some(&big),
+        &p.alice,
+    ))
+    .await;
     assert_eq!(answer.status, 413, "{}", answer.text);
     assert!(answer.message().contains("65536"), "{}", answer.message());
 }
 
-fn presigned_url(url: &str, host: &str, creds: &Credentials, expires: Duration, time: SystemTime) -> String {
+fn presigned_url(
+    url: &str,
+    host: &str,
+    creds: &Credentials,
+    expires: Duration,
+    time: SystemTime,
+) -> String {
     let identity: Identity = creds.clone().into();
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
@@ -268,7 +438,13 @@ fn presigned_url(url: &str, host: &str, creds: &Credentials, expires: Duration, 
         .build()
         .unwrap()
         .into();
-    let signable = SignableRequest::new("GET", url, [("host", host)].into_iter(), SignableBody::Bytes(b"")).unwrap();
+    let signable = SignableRequest::new(
+        "GET",
+        url,
+        [("host", host)].into_iter(),
+        SignableBody::Bytes(b""),
+    )
+    .unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
     let mut request = http::Request::builder().uri(url).body(()).unwrap();
     instructions.apply_to_request_http1x(&mut request);
@@ -279,17 +455,36 @@ fn presigned_url(url: &str, host: &str, creds: &Credentials, expires: Duration, 
 async fn presigned_get_of_an_execution_succeeds_and_expires() {
     let server = TestServer::start().await;
     let p = server.provision().await;
-    let id = trigger(&server, &p.alice).await.body["executionId"].as_str().unwrap().to_owned();
+    let id = trigger(&server, &p.alice).await.body["executionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let url = server.url(&format!("{TRIGGER_PATH}/{id}"));
-    let presigned = presigned_url(&url, &server.host, &p.alice, Duration::from_secs(300), SystemTime::now());
+    let presigned = presigned_url(
+        &url,
+        &server.host,
+        &p.alice,
+        Duration::from_secs(300),
+        SystemTime::now(),
+    );
     let answer = send(request("GET", &presigned, None)).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
     assert_eq!(answer.body["executionId"], id.as_str());
 
-    let stale = presigned_url(&url, &server.host, &p.alice, Duration::from_secs(60), SystemTime::now() - Duration::from_secs(120));
+    let stale = presigned_url(
+        &url,
+        &server.host,
+        &p.alice,
+        Duration::from_secs(60),
+        SystemTime::now() - Duration::from_secs(120),
+    );
     let answer = send(request("GET", &stale, None)).await;
     assert_eq!(answer.status, 403);
-    assert!(answer.message().starts_with("Signature expired"), "{}", answer.message());
+    assert!(
+        answer.message().starts_with("Signature expired"),
+        "{}",
+        answer.message()
+    );
 }
 
 async fn session(server: &TestServer, role: &str, name: &str, now: OffsetDateTime) -> Credentials {
@@ -312,20 +507,37 @@ async fn assumed_role_session_matches_an_approved_role_with_a_path() {
     server.provision().await;
     let role = "arn:aws:iam::123456789012:role/ops/k9-automation";
     let now = OffsetDateTime::now_utc();
-    server.store.create_role(&PrincipalArn::parse(role).unwrap(), now).await.unwrap();
+    server
+        .store
+        .create_role(&PrincipalArn::parse(role).unwrap(), now)
+        .await
+        .unwrap();
     let creds = session(&server, role, "ci", now).await;
     // Not approved yet.
     assert_eq!(trigger(&server, &creds).await.status, 403);
     server
         .store
-        .approve(&CustomerId::parse(CUSTOMER).unwrap(), &PrincipalArn::parse(role).unwrap(), now)
+        .approve(
+            &CustomerId::parse(CUSTOMER).unwrap(),
+            &PrincipalArn::parse(role).unwrap(),
+            now,
+        )
         .await
         .unwrap();
     let answer = trigger(&server, &creds).await;
     assert_eq!(answer.status, 202, "{}", answer.text);
     let id = answer.body["executionId"].as_str().unwrap();
-    let status = send(signed("GET", &server.url(&format!("{TRIGGER_PATH}/{id}")), None, &creds)).await;
-    assert_eq!(status.body["requestedBy"], "arn:aws:sts::123456789012:assumed-role/k9-automation/ci");
+    let status = send(signed(
+        "GET",
+        &server.url(&format!("{TRIGGER_PATH}/{id}")),
+        None,
+        &creds,
+    ))
+    .await;
+    assert_eq!(
+        status.body["requestedBy"],
+        "arn:aws:sts::123456789012:assumed-role/k9-automation/ci"
+    );
 }
 
 #[tokio::test]
@@ -334,34 +546,65 @@ async fn session_token_must_match_and_must_not_be_expired() {
     server.provision().await;
     let role = "arn:aws:iam::123456789012:role/k9";
     let now = OffsetDateTime::now_utc();
-    server.store.create_role(&PrincipalArn::parse(role).unwrap(), now).await.unwrap();
-    server.store.approve(&CustomerId::parse(CUSTOMER).unwrap(), &PrincipalArn::parse(role).unwrap(), now).await.unwrap();
+    server
+        .store
+        .create_role(&PrincipalArn::parse(role).unwrap(), now)
+        .await
+        .unwrap();
+    server
+        .store
+        .approve(
+            &CustomerId::parse(CUSTOMER).unwrap(),
+            &PrincipalArn::parse(role).unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
 
     let valid = session(&server, role, "fresh", now).await;
     assert_eq!(trigger(&server, &valid).await.status, 202);
 
-    let wrong_token = Credentials::from_keys(valid.access_key_id(), valid.secret_access_key(), Some("not-the-token".into()));
+    let wrong_token = Credentials::from_keys(
+        valid.access_key_id(),
+        valid.secret_access_key(),
+        Some("not-the-token".into()),
+    );
     let answer = trigger(&server, &wrong_token).await;
     assert_eq!(answer.error_type(), "UnrecognizedClientException");
 
     let no_token = Credentials::from_keys(valid.access_key_id(), valid.secret_access_key(), None);
-    assert_eq!(trigger(&server, &no_token).await.error_type(), "UnrecognizedClientException");
+    assert_eq!(
+        trigger(&server, &no_token).await.error_type(),
+        "UnrecognizedClientException"
+    );
 
     let expired = session(&server, role, "stale", now - time::Duration::hours(2)).await;
     let answer = trigger(&server, &expired).await;
     assert_eq!(answer.status, 403);
     assert_eq!(answer.error_type(), "ExpiredTokenException");
-    assert_eq!(answer.message(), "The security token included in the request is expired");
+    assert_eq!(
+        answer.message(),
+        "The security token included in the request is expired"
+    );
 }
 
 #[tokio::test]
 async fn restart_keeps_executions() {
     let server = TestServer::start().await;
     let p = server.provision().await;
-    let id = trigger(&server, &p.alice).await.body["executionId"].as_str().unwrap().to_owned();
+    let id = trigger(&server, &p.alice).await.body["executionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let dir = server.stop().await;
     let server = TestServer::start_in(dir).await;
-    let status = send(signed("GET", &server.url(&format!("{TRIGGER_PATH}/{id}")), None, &p.alice)).await;
+    let status = send(signed(
+        "GET",
+        &server.url(&format!("{TRIGGER_PATH}/{id}")),
+        None,
+        &p.alice,
+    ))
+    .await;
     assert_eq!(status.status, 200, "{}", status.text);
     assert_eq!(status.body["executionId"], id.as_str());
 }
@@ -370,15 +613,38 @@ async fn restart_keeps_executions() {
 async fn audit_rows_record_decisions_and_hold_no_secret_or_signature() {
     let server = TestServer::start().await;
     let p = server.provision().await;
-    let ok = signed("POST", &server.url(TRIGGER_PATH), Some(trigger_body()), &p.alice);
+    let ok = signed(
+        "POST",
+        &server.url(TRIGGER_PATH),
+        Some(trigger_body()),
+        &p.alice,
+    );
     let authorization = ok.headers()["authorization"].to_str().unwrap().to_owned();
-    let signature = authorization.rsplit("Signature=").next().unwrap().to_owned();
+    let signature = authorization
+        .rsplit("Signature=")
+        .next()
+        .unwrap()
+        .to_owned();
     assert_eq!(send(ok).await.status, 202);
     assert_eq!(trigger(&server, &p.bob).await.status, 403);
-    let forged = Credentials::from_keys(p.alice.access_key_id(), "0000000000000000000000000000000000000000", None);
+    let forged = Credentials::from_keys(
+        p.alice.access_key_id(),
+        "0000000000000000000000000000000000000000",
+        None,
+    );
     assert_eq!(trigger(&server, &forged).await.status, 403);
     // Authenticated, but refused before any authorization decision.
-    assert_eq!(send(signed("POST", &server.url(TRIGGER_PATH), Some("{bad json"), &p.alice)).await.status, 400);
+    assert_eq!(
+        send(signed(
+            "POST",
+            &server.url(TRIGGER_PATH),
+            Some("{bad json"),
+            &p.alice
+        ))
+        .await
+        .status,
+        400
+    );
     server.store.flush().await.unwrap();
     let events = server.store.audit_events(100).await.unwrap();
     // One row per request: the authorization decision stands for the authentication too.
@@ -388,8 +654,16 @@ async fn audit_rows_record_decisions_and_hold_no_secret_or_signature() {
     request_ids.dedup();
     assert_eq!(request_ids.len(), 4);
     let outcomes: Vec<AuditOutcome> = events.iter().map(|e| e.outcome).collect();
-    for expected in [AuditOutcome::Authenticated, AuditOutcome::Allowed, AuditOutcome::Denied, AuditOutcome::AuthenticationFailed] {
-        assert!(outcomes.contains(&expected), "{expected:?} missing from {outcomes:?}");
+    for expected in [
+        AuditOutcome::Authenticated,
+        AuditOutcome::Allowed,
+        AuditOutcome::Denied,
+        AuditOutcome::AuthenticationFailed,
+    ] {
+        assert!(
+            outcomes.contains(&expected),
+            "{expected:?} missing from {outcomes:?}"
+        );
     }
     let dump = serde_json::to_string(&events).unwrap();
     assert!(!dump.contains(p.alice.secret_access_key()));
@@ -404,8 +678,20 @@ async fn account_registered_to_customer_is_required() {
     let p = server.provision().await;
     let now = OffsetDateTime::now_utc();
     let other = CustomerId::parse("C654321").unwrap();
-    server.store.create_customer(&other, None, now).await.unwrap();
-    server.store.approve(&other, &PrincipalArn::parse("arn:aws:iam::123456789012:user/alice").unwrap(), now).await.unwrap();
+    server
+        .store
+        .create_customer(&other, None, now)
+        .await
+        .unwrap();
+    server
+        .store
+        .approve(
+            &other,
+            &PrincipalArn::parse("arn:aws:iam::123456789012:user/alice").unwrap(),
+            now,
+        )
+        .await
+        .unwrap();
     // alice is approved for C654321, but 123456789012 belongs to C123456.
     let path = "/customer/C654321/account/123456789012/analysis";
     let body = r#"{"customerId": "C654321", "accountId": "123456789012"}"#;

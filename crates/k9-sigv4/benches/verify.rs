@@ -24,8 +24,8 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use criterion::{criterion_group, criterion_main, Criterion};
 use k9_sigv4::{
-    sign_with_header, Credentials, HttpRequest, LookupError, SecretLookup, SigningParams,
-    Verifier, VerifierConfig,
+    sign_with_header, Credentials, HttpRequest, LookupError, SecretLookup, SigningParams, Verifier,
+    VerifierConfig,
 };
 
 const ACCESS_KEY: &str = "ASIAIOSFODNN7EXAMPLE";
@@ -76,7 +76,12 @@ fn benches(c: &mut Criterion) {
 
     let signed = sign_with_header(&unsigned, &creds, &params).expect("signing");
     let mut signed_headers = unsigned_headers.clone();
-    signed_headers.extend(signed.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
+    signed_headers.extend(
+        signed
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_bytes())),
+    );
     let request = HttpRequest {
         headers: &signed_headers,
         ..unsigned

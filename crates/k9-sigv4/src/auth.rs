@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::canonical::{parse_query, QueryParam};
 use crate::error::VerifyError;
 use crate::request::HttpRequest;
-use crate::ALGORITHM;
+use crate::{text, ALGORITHM};
 
 /// Which mechanism carried the signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,10 @@ fn decoded(raw: &str) -> Cow<'_, str> {
 }
 
 fn query_value<'r>(query: &[QueryParam<'r>], name: &str) -> Option<Cow<'r, str>> {
-    query.iter().find(|p| p.raw_key == name).map(|p| decoded(p.raw_value))
+    query
+        .iter()
+        .find(|p| p.raw_key == name)
+        .map(|p| decoded(p.raw_value))
 }
 
 fn hashed_header(header: &[u8]) -> String {
@@ -81,24 +84,22 @@ fn parse_header<'r>(
         header_sha256_base64: hashed_header(header),
     };
     let text = std::str::from_utf8(header).map_err(|_| malformed())?;
-    let (algorithm, components) = text
-        .trim_start()
-        .split_once(|c: char| c == ' ')
-        .unwrap_or((text.trim(), ""));
+    let (algorithm, components) =
+        text::split_once(text.trim_ascii_start(), b' ').unwrap_or((text.trim_ascii(), ""));
     if algorithm != ALGORITHM {
         return Err(malformed());
     }
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-    for component in components.split(',') {
-        let component = component.trim();
+    for component in text::split(components, b',') {
+        let component = component.trim_ascii();
         if component.is_empty() {
             continue;
         }
-        let (key, value) = component.split_once('=').ok_or_else(malformed)?;
-        match key.trim() {
-            "Credential" => credential = Some(value.trim()),
-            "SignedHeaders" => signed_headers = Some(value.trim()),
-            "Signature" => signature = Some(value.trim()),
+        let (key, value) = text::split_once(component, b'=').ok_or_else(malformed)?;
+        match key.trim_ascii() {
+            "Credential" => credential = Some(value.trim_ascii()),
+            "SignedHeaders" => signed_headers = Some(value.trim_ascii()),
+            "Signature" => signature = Some(value.trim_ascii()),
             _ => {}
         }
     }
@@ -114,7 +115,9 @@ fn parse_header<'r>(
         ("SignedHeaders", signed_headers.is_some()),
     ] {
         if !present {
-            missing.push_str(&format!("Authorization header requires '{name}' parameter. "));
+            missing.push_str(&format!(
+                "Authorization header requires '{name}' parameter. "
+            ));
         }
     }
     if date.is_none() {
@@ -141,7 +144,9 @@ fn parse_header<'r>(
         date: Cow::Borrowed(date),
         date_source,
         expires: None,
-        session_token: request.header_str("x-amz-security-token").map(Cow::Borrowed),
+        session_token: request
+            .header_str("x-amz-security-token")
+            .map(Cow::Borrowed),
         query,
     })
 }
@@ -163,7 +168,9 @@ fn parse_presigned(query: Vec<QueryParam<'_>>) -> Result<ParsedAuth<'_>, VerifyE
         ("X-Amz-Expires", expires.is_some()),
     ] {
         if !present {
-            missing.push_str(&format!("AWS query-string parameters must include '{name}'. "));
+            missing.push_str(&format!(
+                "AWS query-string parameters must include '{name}'. "
+            ));
         }
     }
     if !missing.is_empty() {

@@ -1,10 +1,19 @@
 //! The canonical request: the one string both sides must build identically.
+//!
+//! The verifier never materialises it on the success path: [`write_canonical_request`]
+//! streams it into SHA-256 (a [`Sink`]); only a mismatch, whose message echoes it, writes
+//! it into a buffer.
+
+use std::borrow::Cow;
 
 use sha2::{Digest, Sha256};
 
-use crate::encoding::{decode, encode_component, encode_path, normalize_path};
+use crate::encoding::{
+    decode, encode_component, encode_path, hex32, is_plain_path, normalize_path,
+};
 use crate::request::HttpRequest;
 use crate::settings::{PathNormalization, SigningSettings, UriEncoding};
+use crate::text;
 
 /// SHA-256 of the empty string, hex: the payload hash of a request without a body.
 pub const EMPTY_PAYLOAD_SHA256: &str =
@@ -18,13 +27,26 @@ pub const EMPTY_PAYLOAD_SHA256: &str =
 /// `double-encode-path` case, an API Gateway WebSocket path), so a verifier that decoded first
 /// would reject every SDK-signed request whose path carries an escape.
 pub fn canonical_uri(path: &str, settings: SigningSettings) -> String {
+    canonical_uri_cow(path, settings).into_owned()
+}
+
+/// [`canonical_uri`], borrowing when the path is already canonical.
+pub(crate) fn canonical_uri_cow(path: &str, settings: SigningSettings) -> Cow<'_, str> {
+    // A path of unreserved characters and `/` only (most API paths) decodes and encodes to
+    // itself in either mode, and normalising it keeps it so: only segments go or `/` comes.
+    if is_plain_path(path.as_bytes()) {
+        return match settings.path_normalization {
+            PathNormalization::Enabled => normalize_path(path),
+            PathNormalization::Disabled if path.is_empty() => Cow::Borrowed("/"),
+            PathNormalization::Disabled => Cow::Borrowed(path),
+        };
+    }
     let mut out = String::with_capacity(path.len() + 8);
     match settings.uri_encoding {
         UriEncoding::Double => {
             let path = match settings.path_normalization {
                 PathNormalization::Enabled => normalize_path(path),
-                PathNormalization::Disabled if path.is_empty() => "/".into(),
-                PathNormalization::Disabled => path.into(),
+                PathNormalization::Disabled => Cow::Borrowed(path),
             };
             encode_path(path.as_bytes(), &mut out);
         }
@@ -39,7 +61,7 @@ pub fn canonical_uri(path: &str, settings: SigningSettings) -> String {
             encode_path(path.as_bytes(), &mut out);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// One query parameter, decoded, as the canonical query string sorts it.
@@ -53,11 +75,13 @@ pub(crate) struct QueryParam<'q> {
 /// Splits a wire query into parameters and encodes each key and value the SigV4 way. Empty
 /// pieces (`a=1&&b=2`) are dropped; a key without `=` has the empty value.
 pub(crate) fn parse_query(query: &str) -> Vec<QueryParam<'_>> {
-    query
-        .split('&')
+    if query.is_empty() {
+        return Vec::new();
+    }
+    text::split(query, b'&')
         .filter(|piece| !piece.is_empty())
         .map(|piece| {
-            let (raw_key, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
+            let (raw_key, raw_value) = text::split_once(piece, b'=').unwrap_or((piece, ""));
             let mut key = String::with_capacity(raw_key.len());
             encode_component(&decode(raw_key), &mut key);
             let mut value = String::with_capacity(raw_value.len());
@@ -102,22 +126,155 @@ pub fn canonical_query_string(query: &str) -> String {
     canonical_query_from(&parse_query(query), |_| false)
 }
 
-/// Appends a header value with leading and trailing spaces trimmed and inner runs of spaces
+/// Where a canonical request is written: a buffer, or straight into a hash.
+pub(crate) trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+/// Writes a header name (or list of names) lower-cased, without allocating.
+fn put_lowercase(name: &str, sink: &mut impl Sink) {
+    // A fold rather than `any`: no early exit, so the check vectorises.
+    if !name
+        .bytes()
+        .fold(false, |upper, b| upper | b.is_ascii_uppercase())
+    {
+        sink.put(name.as_bytes());
+        return;
+    }
+    let mut buffer = [0u8; 64];
+    for chunk in name.as_bytes().chunks(buffer.len()) {
+        let lower = &mut buffer[..chunk.len()];
+        lower.copy_from_slice(chunk);
+        lower.make_ascii_lowercase();
+        sink.put(lower);
+    }
+}
+
+/// Writes a header value with leading and trailing spaces trimmed and inner runs of spaces
 /// folded to one, as AWS (and the `aws-sigv4` crate) do. Only spaces: tabs are data.
-fn push_trimmed_value(value: &[u8], out: &mut Vec<u8>) {
+fn put_trimmed_value(value: &[u8], sink: &mut impl Sink) {
     let start = value.iter().position(|b| *b != b' ').unwrap_or(value.len());
-    let end = value.iter().rposition(|b| *b != b' ').map_or(start, |i| i + 1);
-    let mut previous_space = false;
-    for &byte in &value[start..end] {
-        if byte == b' ' {
-            if previous_space {
-                continue;
+    let end = value
+        .iter()
+        .rposition(|b| *b != b' ')
+        .map_or(start, |i| i + 1);
+    let value = &value[start..end];
+    // Most values (dates, hashes, tokens, media types) have no double space: they are
+    // written whole after a word-at-a-time search for spaces.
+    let mut search_from = 0;
+    loop {
+        match text::find_byte(&value[search_from..], b' ') {
+            None => {
+                sink.put(value);
+                return;
             }
-            previous_space = true;
-        } else {
-            previous_space = false;
+            Some(i) if value.get(search_from + i + 1) == Some(&b' ') => break,
+            Some(i) => search_from += i + 1,
         }
-        out.push(byte);
+    }
+    // `value` neither starts nor ends with a space, so every run of spaces is inner.
+    let mut chunk_start = 0;
+    let mut i = 0;
+    while i < value.len() {
+        if value[i] == b' ' && value.get(i + 1) == Some(&b' ') {
+            sink.put(&value[chunk_start..=i]);
+            i += 1;
+            while value.get(i) == Some(&b' ') {
+                i += 1;
+            }
+            chunk_start = i;
+        } else {
+            i += 1;
+        }
+    }
+    sink.put(&value[chunk_start..]);
+}
+
+/// The signed header names, in the order the signature lists them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SignedHeaderNames<'a> {
+    /// As the request sent them: `host;x-amz-date` (`SignedHeaders` / `X-Amz-SignedHeaders`).
+    Joined(&'a str),
+    /// One name per item.
+    List(&'a [&'a str]),
+}
+
+/// Writes the canonical request:
+/// `METHOD\nURI\nQUERY\n(name:value\n)*\nSIGNED_HEADERS\nPAYLOAD_HASH`.
+///
+/// Header names are written lower-cased. Each signed name contributes all of the request's
+/// values for that name, in arrival order, joined with `,`. A name the request lacks
+/// contributes an empty value (and the signature will not match).
+pub(crate) fn write_canonical_request(
+    sink: &mut impl Sink,
+    request: &HttpRequest<'_>,
+    canonical_uri: &str,
+    canonical_query: &str,
+    signed_headers: SignedHeaderNames<'_>,
+    payload_hash: &[u8],
+) {
+    sink.put(request.method.as_bytes());
+    sink.put(b"\n");
+    sink.put(canonical_uri.as_bytes());
+    sink.put(b"\n");
+    sink.put(canonical_query.as_bytes());
+    sink.put(b"\n");
+    match signed_headers {
+        SignedHeaderNames::Joined(names) => {
+            put_header_lines(sink, request, text::split(names, b';'));
+            sink.put(b"\n");
+            // Lower-casing the joined list is joining the lower-cased names.
+            put_lowercase(names, sink);
+        }
+        SignedHeaderNames::List(names) => {
+            put_header_lines(sink, request, names.iter().copied());
+            sink.put(b"\n");
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    sink.put(b";");
+                }
+                put_lowercase(name, sink);
+            }
+        }
+    }
+    sink.put(b"\n");
+    sink.put(payload_hash);
+}
+
+/// `name:value1,value2\n` for each signed name.
+fn put_header_lines<'n>(
+    sink: &mut impl Sink,
+    request: &HttpRequest<'_>,
+    names: impl Iterator<Item = &'n str>,
+) {
+    for name in names {
+        put_lowercase(name, sink);
+        sink.put(b":");
+        let mut first = true;
+        for (_, value) in request
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            if !first {
+                sink.put(b",");
+            }
+            first = false;
+            put_trimmed_value(value, sink);
+        }
+        sink.put(b"\n");
     }
 }
 
@@ -131,9 +288,10 @@ impl CanonicalRequest {
     /// Builds the canonical request:
     /// `METHOD\nURI\nQUERY\n(name:value\n)*\nSIGNED_HEADERS\nPAYLOAD_HASH`.
     ///
-    /// `signed_headers` are lower-case names in the order given by the signature; each
-    /// contributes all of the request's values for that name, in arrival order, joined with `,`.
-    /// A name the request lacks contributes an empty value (and the signature will not match).
+    /// `signed_headers` are the names in the order given by the signature (written
+    /// lower-cased); each contributes all of the request's values for that name, in arrival
+    /// order, joined with `,`. A name the request lacks contributes an empty value (and the
+    /// signature will not match).
     pub fn new(
         request: &HttpRequest<'_>,
         canonical_uri: &str,
@@ -144,36 +302,20 @@ impl CanonicalRequest {
         let mut bytes = Vec::with_capacity(
             256 + canonical_uri.len()
                 + canonical_query.len()
-                + request.headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>(),
+                + request
+                    .headers
+                    .iter()
+                    .map(|(n, v)| n.len() + v.len() + 2)
+                    .sum::<usize>(),
         );
-        bytes.extend_from_slice(request.method.as_bytes());
-        bytes.push(b'\n');
-        bytes.extend_from_slice(canonical_uri.as_bytes());
-        bytes.push(b'\n');
-        bytes.extend_from_slice(canonical_query.as_bytes());
-        bytes.push(b'\n');
-        for name in signed_headers {
-            bytes.extend_from_slice(name.as_bytes());
-            bytes.push(b':');
-            let mut first = true;
-            for value in request.header_values(name) {
-                if !first {
-                    bytes.push(b',');
-                }
-                first = false;
-                push_trimmed_value(value, &mut bytes);
-            }
-            bytes.push(b'\n');
-        }
-        bytes.push(b'\n');
-        for (i, name) in signed_headers.iter().enumerate() {
-            if i > 0 {
-                bytes.push(b';');
-            }
-            bytes.extend_from_slice(name.as_bytes());
-        }
-        bytes.push(b'\n');
-        bytes.extend_from_slice(payload_hash.as_bytes());
+        write_canonical_request(
+            &mut bytes,
+            request,
+            canonical_uri,
+            canonical_query,
+            SignedHeaderNames::List(signed_headers),
+            payload_hash.as_bytes(),
+        );
         Self { bytes }
     }
 
@@ -190,29 +332,52 @@ impl CanonicalRequest {
 
     /// Hex SHA-256 of the canonical request: the last line of the string to sign.
     pub fn sha256_hex(&self) -> String {
-        hex::encode(Sha256::digest(&self.bytes))
+        crate::encoding::hex_str(&hex32(&Sha256::digest(&self.bytes).into())).to_owned()
     }
 }
 
-/// The string to sign: algorithm, date, scope, and the hash of the canonical request.
+/// The pieces of the string to sign: algorithm, date, scope, and the hash of the canonical
+/// request, one per line. The signer joins them; the verifier streams them into the HMAC.
+pub(crate) fn string_to_sign_parts<'a>(
+    amz_date: &'a [u8],
+    scope: &'a [u8],
+    canonical_request_hash: &'a [u8],
+) -> [&'a [u8]; 7] {
+    [
+        crate::ALGORITHM.as_bytes(),
+        b"\n",
+        amz_date,
+        b"\n",
+        scope,
+        b"\n",
+        canonical_request_hash,
+    ]
+}
+
+/// The string to sign, as text.
 pub(crate) fn string_to_sign(amz_date: &str, scope: &str, canonical_request_hash: &str) -> String {
-    let mut out = String::with_capacity(32 + amz_date.len() + scope.len() + 64);
-    out.push_str(crate::ALGORITHM);
-    out.push('\n');
-    out.push_str(amz_date);
-    out.push('\n');
-    out.push_str(scope);
-    out.push('\n');
-    out.push_str(canonical_request_hash);
-    out
+    let parts = string_to_sign_parts(
+        amz_date.as_bytes(),
+        scope.as_bytes(),
+        canonical_request_hash.as_bytes(),
+    );
+    // Every part is a whole `&str`, so the concatenation is UTF-8.
+    String::from_utf8_lossy(&parts.concat()).into_owned()
+}
+
+/// Hex SHA-256 of a payload, on the stack.
+pub(crate) fn payload_sha256(body: &[u8]) -> [u8; 64] {
+    if body.is_empty() {
+        let mut out = [0u8; 64];
+        out.copy_from_slice(EMPTY_PAYLOAD_SHA256.as_bytes());
+        return out;
+    }
+    hex32(&Sha256::digest(body).into())
 }
 
 /// Hex SHA-256 of a payload.
 pub(crate) fn payload_sha256_hex(body: &[u8]) -> String {
-    if body.is_empty() {
-        return EMPTY_PAYLOAD_SHA256.to_owned();
-    }
-    hex::encode(Sha256::digest(body))
+    crate::encoding::hex_str(&payload_sha256(body)).to_owned()
 }
 
 #[cfg(test)]
@@ -221,15 +386,15 @@ mod tests {
 
     #[test]
     fn query_is_sorted_by_encoded_key_then_value_and_repeats_are_kept() {
-        assert_eq!(
-            canonical_query_string("b=2&a=z&a=y&c"),
-            "a=y&a=z&b=2&c="
-        );
+        assert_eq!(canonical_query_string("b=2&a=z&a=y&c"), "a=y&a=z&b=2&c=");
     }
 
     #[test]
     fn query_is_decoded_then_reencoded_with_upper_case_hex() {
-        assert_eq!(canonical_query_string("k%3d=%7e+x&s p=a%2fb"), "k%3D=~%2Bx&s%20p=a%2Fb");
+        assert_eq!(
+            canonical_query_string("k%3d=%7e+x&s p=a%2fb"),
+            "k%3D=~%2Bx&s%20p=a%2Fb"
+        );
     }
 
     #[test]
@@ -243,17 +408,95 @@ mod tests {
         assert_eq!(canonical_query_string("&a=1&&b=2&"), "a=1&b=2");
     }
 
+    fn trimmed(value: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_trimmed_value(value, &mut out);
+        out
+    }
+
     #[test]
     fn header_values_are_trimmed_and_inner_spaces_folded() {
-        let mut out = Vec::new();
-        push_trimmed_value(b"  a   b \t c  ", &mut out);
-        assert_eq!(out, b"a b \t c");
+        assert_eq!(trimmed(b"  a   b \t c  "), b"a b \t c");
+        for (value, expected) in [
+            (&b""[..], &b""[..]),
+            (b"   ", b""),
+            (b"a", b"a"),
+            (b" a ", b"a"),
+            (b"a  b", b"a b"),
+            (b"a b  c   d", b"a b c d"),
+            (b"\ta  b\t", b"\ta b\t"),
+        ] {
+            assert_eq!(
+                trimmed(value),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(value)
+            );
+        }
+    }
+
+    #[test]
+    fn streaming_into_sha256_hashes_the_same_bytes() {
+        let headers = [
+            ("Host", &b"example.com"[..]),
+            ("X-Note", b"  a   b "),
+            ("x-note", b"c"),
+        ];
+        let request = HttpRequest {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: b"",
+        };
+        let names = ["host", "X-Note"];
+        let text = CanonicalRequest::new(&request, "/", "", &names, EMPTY_PAYLOAD_SHA256);
+        assert_eq!(
+            text.to_text(),
+            format!(
+                "GET\n/\n\nhost:example.com\nx-note:a b,c\n\nhost;x-note\n{EMPTY_PAYLOAD_SHA256}"
+            )
+        );
+        let mut hasher = Sha256::new();
+        write_canonical_request(
+            &mut hasher,
+            &request,
+            "/",
+            "",
+            SignedHeaderNames::Joined("host;X-Note"),
+            EMPTY_PAYLOAD_SHA256.as_bytes(),
+        );
+        assert_eq!(hex::encode(hasher.finalize()), text.sha256_hex());
+    }
+
+    #[test]
+    fn plain_paths_are_borrowed_and_equal_the_general_computation() {
+        for settings in [SigningSettings::default(), SigningSettings::s3()] {
+            for path in ["/a/b", "/a//b/../c/", "", "/-_.~", "x"] {
+                let fast = canonical_uri_cow(path, settings);
+                let mut general = String::new();
+                let normalized = match settings.path_normalization {
+                    PathNormalization::Enabled => normalize_path(path).into_owned(),
+                    PathNormalization::Disabled if path.is_empty() => "/".to_owned(),
+                    PathNormalization::Disabled => path.to_owned(),
+                };
+                encode_path(normalized.as_bytes(), &mut general);
+                assert_eq!(fast, general, "{path:?} {settings:?}");
+            }
+        }
+        assert!(matches!(
+            canonical_uri_cow("/customer/C1/analysis", SigningSettings::default()),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]
     fn double_encoding_encodes_the_wire_path_again() {
         let s = SigningSettings::default();
-        assert_eq!(canonical_uri("/test/@connections/JBDvjfGEIAMCERw%3D", s), "/test/%40connections/JBDvjfGEIAMCERw%253D");
+        assert_eq!(
+            canonical_uri("/test/@connections/JBDvjfGEIAMCERw%3D", s),
+            "/test/%40connections/JBDvjfGEIAMCERw%253D"
+        );
         assert_eq!(canonical_uri("", s), "/");
     }
 

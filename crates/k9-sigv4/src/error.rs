@@ -74,7 +74,9 @@ pub enum VerifyError {
         window: String,
     },
     /// The request is dated further in the future than the clock window allows.
-    #[error("Signature not yet current: {signed_at} is still later than {latest} ({now} + {window}.)")]
+    #[error(
+        "Signature not yet current: {signed_at} is still later than {latest} ({now} + {window}.)"
+    )]
     SignatureNotYetCurrent {
         /// The request's date.
         signed_at: String,

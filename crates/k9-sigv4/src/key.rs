@@ -7,13 +7,44 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-type HmacSha256 = Hmac<Sha256>;
+pub(crate) type HmacSha256 = Hmac<Sha256>;
+
+/// Constant-time equality of two byte strings of public length: no branch or early exit
+/// depends on where they differ. The bytes are XOR-ed and OR-ed together 8 at a time, and
+/// only the final word is compared, through `subtle`'s optimisation barrier (`subtle`'s
+/// byte-by-byte slice comparison costs a barrier per byte, which shows on the hot path).
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut difference = 0u64;
+    let (a_words, a_rest) = a.split_at(a.len() - a.len() % 8);
+    let (b_words, b_rest) = b.split_at(b.len() - b.len() % 8);
+    for (x, y) in a_words.chunks_exact(8).zip(b_words.chunks_exact(8)) {
+        let x = u64::from_ne_bytes(x.try_into().unwrap_or_default());
+        let y = u64::from_ne_bytes(y.try_into().unwrap_or_default());
+        difference |= x ^ y;
+    }
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        difference |= u64::from(x ^ y);
+    }
+    bool::from(difference.ct_eq(&0))
+}
 
 /// HMAC-SHA256 of `data` under `key`.
 pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// HMAC-SHA256 of the concatenation of `parts`, without concatenating them, under the key
+/// `mac` was created with.
+pub(crate) fn hmac_sha256_parts(mut mac: HmacSha256, parts: &[&[u8]]) -> [u8; 32] {
+    for part in parts {
+        mac.update(part);
+    }
     mac.finalize().into_bytes().into()
 }
 
@@ -29,10 +60,18 @@ pub fn derive_signing_key(secret: &[u8], date: &str, region: &str, service: &str
     hmac_sha256(&k_service, b"aws4_request")
 }
 
+/// An HMAC keyed with a signing key. Keying hashes one block for the inner and one for the
+/// outer pad, so caching the keyed state rather than the key saves two SHA-256 blocks per
+/// signature.
+pub(crate) fn keyed_hmac(signing_key: &[u8; 32]) -> HmacSha256 {
+    HmacSha256::new_from_slice(signing_key).expect("HMAC takes keys of any length")
+}
+
 struct CachedKey {
     /// The secret the key was derived from: a hit must not survive a secret change.
     secret: Box<[u8]>,
-    signing_key: [u8; 32],
+    /// An HMAC keyed with the derived signing key.
+    mac: HmacSha256,
 }
 
 /// A bounded cache of derived signing keys, keyed by `access-key-id/date/region/service`, so a
@@ -80,6 +119,7 @@ impl SigningKeyCache {
 
     /// The signing key for `scope_key` (`access-key-id/date/region/service`), derived from
     /// `secret` unless a key derived from the same secret is cached.
+    /// An HMAC keyed with the signing key for `scope_key`, ready for the string to sign.
     pub(crate) fn get_or_derive(
         &self,
         scope_key: &str,
@@ -87,21 +127,21 @@ impl SigningKeyCache {
         date: &str,
         region: &str,
         service: &str,
-    ) -> [u8; 32] {
+    ) -> HmacSha256 {
         if self.capacity == 0 {
-            return derive_signing_key(secret, date, region, service);
+            return keyed_hmac(&derive_signing_key(secret, date, region, service));
         }
         // A poisoned lock only means another thread panicked mid-insert; the map is still a
         // valid map, so keep using it.
         {
             let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(cached) = entries.get(scope_key) {
-                if bool::from(cached.secret.as_ref().ct_eq(secret)) {
-                    return cached.signing_key;
+                if constant_time_eq(&cached.secret, secret) {
+                    return cached.mac.clone();
                 }
             }
         }
-        let signing_key = derive_signing_key(secret, date, region, service);
+        let mac = keyed_hmac(&derive_signing_key(secret, date, region, service));
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= self.capacity && !entries.contains_key(scope_key) {
             if let Some(victim) = entries.keys().next().cloned() {
@@ -112,10 +152,10 @@ impl SigningKeyCache {
             scope_key.to_owned(),
             CachedKey {
                 secret: secret.into(),
-                signing_key,
+                mac: mac.clone(),
             },
         );
-        signing_key
+        mac
     }
 }
 
@@ -139,10 +179,41 @@ mod tests {
     }
 
     #[test]
+    fn hmac_of_parts_is_hmac_of_their_concatenation() {
+        let mac = keyed_hmac(&[7; 32]);
+        assert_eq!(
+            hmac_sha256_parts(mac.clone(), &[b"ab", b"", b"cd\n"]),
+            hmac_sha256(&[7; 32], b"abcd\n")
+        );
+        // The keyed state is reusable.
+        assert_eq!(hmac_sha256_parts(mac, &[b"x"]), hmac_sha256(&[7; 32], b"x"));
+    }
+
+    #[test]
+    fn constant_time_eq_is_equality() {
+        let a: Vec<u8> = (0..70).collect();
+        for len in [0, 1, 7, 8, 9, 16, 63, 64, 70] {
+            assert!(constant_time_eq(&a[..len], &a[..len]));
+            for i in 0..len {
+                let mut b = a[..len].to_vec();
+                b[i] ^= 0x40;
+                assert!(!constant_time_eq(&a[..len], &b), "len {len}, byte {i}");
+            }
+        }
+        assert!(!constant_time_eq(b"ab", b"abc"));
+    }
+
+    #[test]
     fn cache_is_bounded() {
         let cache = SigningKeyCache::new(3);
         for i in 0..10 {
-            cache.get_or_derive(&format!("AKID{i}/20150830/us-east-1/s"), b"secret", "20150830", "us-east-1", "s");
+            cache.get_or_derive(
+                &format!("AKID{i}/20150830/us-east-1/s"),
+                b"secret",
+                "20150830",
+                "us-east-1",
+                "s",
+            );
         }
         assert_eq!(cache.len(), 3);
     }
@@ -153,7 +224,14 @@ mod tests {
         let scope = "AKID/20150830/us-east-1/s";
         let first = cache.get_or_derive(scope, b"old-secret", "20150830", "us-east-1", "s");
         let second = cache.get_or_derive(scope, b"new-secret", "20150830", "us-east-1", "s");
-        assert_ne!(first, second);
-        assert_eq!(second, derive_signing_key(b"new-secret", "20150830", "us-east-1", "s"));
+        let new_key = derive_signing_key(b"new-secret", "20150830", "us-east-1", "s");
+        assert_ne!(
+            hmac_sha256_parts(first, &[b"x"]),
+            hmac_sha256_parts(second.clone(), &[b"x"])
+        );
+        assert_eq!(
+            hmac_sha256_parts(second, &[b"x"]),
+            hmac_sha256(&new_key, b"x")
+        );
     }
 }

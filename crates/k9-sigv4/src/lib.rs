@@ -38,10 +38,13 @@ mod key;
 mod request;
 mod settings;
 mod sign;
+mod text;
 mod verify;
 
 pub use auth::AuthMechanism;
-pub use canonical::{canonical_query_string, canonical_uri, CanonicalRequest, EMPTY_PAYLOAD_SHA256};
+pub use canonical::{
+    canonical_query_string, canonical_uri, CanonicalRequest, EMPTY_PAYLOAD_SHA256,
+};
 pub use date::{format_amz_date, parse_amz_date};
 pub use error::{ErrorType, VerifyError};
 pub use key::{derive_signing_key, SigningKeyCache};

@@ -6,7 +6,10 @@ use std::time::SystemTime;
 
 use time::OffsetDateTime;
 
-use crate::canonical::{canonical_query_from, canonical_uri, parse_query, payload_sha256_hex, string_to_sign, CanonicalRequest};
+use crate::canonical::{
+    canonical_query_from, canonical_uri, parse_query, payload_sha256_hex, string_to_sign,
+    CanonicalRequest,
+};
 use crate::date::format_amz_date;
 use crate::key::{derive_signing_key, hmac_sha256};
 use crate::request::HttpRequest;
@@ -158,7 +161,12 @@ fn compute(
     let uri = canonical_uri(request.path, params.settings);
     let names: Vec<&str> = signed_headers.iter().map(String::as_str).collect();
     let canonical = CanonicalRequest::new(request, &uri, canonical_query, &names, payload_hash);
-    let scope = format!("{}/{}/{}/aws4_request", &amz_date[..8], params.region, params.service);
+    let scope = format!(
+        "{}/{}/{}/aws4_request",
+        &amz_date[..8],
+        params.region,
+        params.service
+    );
     let to_sign = string_to_sign(amz_date, &scope, &canonical.sha256_hex());
     let key = derive_signing_key(
         creds.secret_access_key.as_bytes(),
@@ -212,7 +220,15 @@ pub fn sign_with_header(
     let added_names: Vec<&str> = added.iter().map(|(n, _)| n.as_str()).collect();
     let signed_headers = headers_to_sign(request, &added_names);
     let query = canonical_query_from(&parse_query(request.query), |_| false);
-    let computed = compute(&with_added, creds, params, &amz_date, &query, &signed_headers, &payload_hash);
+    let computed = compute(
+        &with_added,
+        creds,
+        params,
+        &amz_date,
+        &query,
+        &signed_headers,
+        &payload_hash,
+    );
     let authorization = format!(
         "{ALGORITHM} Credential={}/{}/{}/{}/aws4_request, SignedHeaders={}, Signature={}",
         creds.access_key_id,
@@ -253,7 +269,13 @@ pub fn presign(
         ("X-Amz-Algorithm".into(), ALGORITHM.into()),
         (
             "X-Amz-Credential".into(),
-            format!("{}/{}/{}/{}/aws4_request", creds.access_key_id, &amz_date[..8], params.region, params.service),
+            format!(
+                "{}/{}/{}/{}/aws4_request",
+                creds.access_key_id,
+                &amz_date[..8],
+                params.region,
+                params.service
+            ),
         ),
         ("X-Amz-Date".into(), amz_date.clone()),
         ("X-Amz-SignedHeaders".into(), signed_headers.join(";")),
@@ -273,7 +295,15 @@ pub fn presign(
         crate::encoding::encode_component(value.as_bytes(), &mut query);
     }
     let canonical_query = canonical_query_from(&parse_query(&query), |_| false);
-    let computed = compute(request, creds, params, &amz_date, &canonical_query, &signed_headers, &payload_hash(request, params));
+    let computed = compute(
+        request,
+        creds,
+        params,
+        &amz_date,
+        &canonical_query,
+        &signed_headers,
+        &payload_hash(request, params),
+    );
     if let (Some(token), false) = (&creds.session_token, token_signed) {
         added.push(("X-Amz-Security-Token".into(), token.clone()));
     }

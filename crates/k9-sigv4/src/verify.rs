@@ -2,18 +2,22 @@
 
 use std::time::{Duration, SystemTime};
 
-use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use crate::auth::{self, AuthMechanism, ParsedAuth};
+use sha2::{Digest, Sha256};
+
 use crate::canonical::{
-    canonical_query_from, canonical_uri, payload_sha256_hex, string_to_sign, CanonicalRequest,
+    canonical_query_from, canonical_uri_cow, payload_sha256, string_to_sign, string_to_sign_parts,
+    write_canonical_request, SignedHeaderNames,
 };
-use crate::date::{format_amz_date, parse_amz_date, parse_date_header};
+use crate::date::{format_amz_date, parse_amz_date, parse_date_header, AmzDate};
+use crate::encoding::{hex32, hex_str};
 use crate::error::VerifyError;
-use crate::key::{hmac_sha256, SigningKeyCache};
+use crate::key::{constant_time_eq, hmac_sha256_parts, SigningKeyCache};
 use crate::request::HttpRequest;
 use crate::settings::VerifierConfig;
+use crate::text;
 use crate::{MAX_PRESIGN_EXPIRES_SECONDS, UNSIGNED_PAYLOAD};
 
 /// Why a [`SecretLookup`] could not supply a secret.
@@ -125,12 +129,9 @@ impl Verifier {
     ) -> Result<PendingVerification<'v, 'r>, VerifyError> {
         let parsed = auth::parse(request)?;
 
-        let signed_headers: Vec<String> = parsed
-            .signed_headers
-            .split(';')
-            .map(str::to_ascii_lowercase)
-            .collect();
-        if !signed_headers.iter().any(|h| h == "host" || h == ":authority") {
+        let host_signed = text::split(&parsed.signed_headers, b';')
+            .any(|h| h.eq_ignore_ascii_case("host") || h.eq_ignore_ascii_case(":authority"));
+        if !host_signed {
             return Err(VerifyError::HostNotSigned);
         }
 
@@ -144,37 +145,39 @@ impl Verifier {
                 parsed.date
             ),
         })?;
-        let amz_date = format_amz_date(signed_at);
+        let amz_date = match parsed.date_source {
+            "Date" => AmzDate::new(signed_at),
+            // It parsed, so it is already `YYYYMMDDTHHMMSSZ`.
+            _ => AmzDate::from_parsed(&parsed.date),
+        };
 
         let now = OffsetDateTime::from(now);
         check_time_window(&parsed, signed_at, now, self.config.clock_skew)?;
 
-        let scope = self.check_scope(&parsed, &amz_date)?;
+        let scope = self.check_scope(&parsed, amz_date.day())?;
 
-        let payload_hash = match request.header_str("x-amz-content-sha256") {
-            Some(UNSIGNED_PAYLOAD)
+        let claimed = request.header_values("x-amz-content-sha256").next();
+        let payload_hash = match claimed.map(std::str::from_utf8) {
+            Some(Ok(UNSIGNED_PAYLOAD))
                 if self.config.settings.uri_encoding == crate::UriEncoding::Single =>
             {
-                UNSIGNED_PAYLOAD.to_owned()
+                PayloadHash::Unsigned
             }
-            Some(claimed) => {
-                let actual = payload_sha256_hex(request.body);
-                if !claimed.eq_ignore_ascii_case(&actual) {
+            Some(Ok(claimed)) => {
+                let actual = payload_sha256(request.body);
+                if !claimed.as_bytes().eq_ignore_ascii_case(&actual) {
                     return Err(VerifyError::ContentSha256Mismatch);
                 }
-                actual
+                PayloadHash::Sha256(actual)
             }
-            None if request.header_values("x-amz-content-sha256").next().is_some() => {
-                return Err(VerifyError::ContentSha256Mismatch)
-            }
-            None => payload_sha256_hex(request.body),
+            Some(Err(_)) => return Err(VerifyError::ContentSha256Mismatch),
+            None => PayloadHash::Sha256(payload_sha256(request.body)),
         };
 
         Ok(PendingVerification {
             verifier: self,
             request,
             parsed,
-            signed_headers,
             amz_date,
             signed_at,
             now,
@@ -183,9 +186,20 @@ impl Verifier {
         })
     }
 
-    fn check_scope(&self, parsed: &ParsedAuth<'_>, amz_date: &str) -> Result<SignedScope, VerifyError> {
-        let parts: Vec<&str> = parsed.credential.split('/').collect();
-        let [_key, date, region, service, terminator] = parts[..] else {
+    fn check_scope(
+        &self,
+        parsed: &ParsedAuth<'_>,
+        request_day: &str,
+    ) -> Result<SignedScope, VerifyError> {
+        let mut parts = text::split(&parsed.credential, b'/');
+        let (Some(_key), Some(date), Some(region), Some(service), Some(terminator), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(VerifyError::InvalidParameter {
                 message: format!(
                     "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{}'",
@@ -193,7 +207,6 @@ impl Verifier {
                 ),
             });
         };
-        let request_day = &amz_date[..8];
         if date != request_day {
             return Err(VerifyError::WrongScope {
                 message: format!(
@@ -248,8 +261,8 @@ fn check_time_window(
     skew: Duration,
 ) -> Result<(), VerifyError> {
     let skew = time::Duration::try_from(skew).unwrap_or(time::Duration::MAX);
-    let (lifetime, lifetime_text) = match &parsed.expires {
-        None => (skew, window_text(skew.unsigned_abs())),
+    let lifetime = match &parsed.expires {
+        None => skew,
         Some(expires) => {
             let seconds: u64 = expires.parse().map_err(|_| VerifyError::InvalidParameter {
                 message: format!("X-Amz-Expires should be a number, not '{expires}'"),
@@ -262,8 +275,7 @@ fn check_time_window(
                 });
             }
             // Bounded by a week just above, so this fits.
-            let lifetime = time::Duration::seconds(seconds as i64);
-            (lifetime, window_text(lifetime.unsigned_abs()))
+            time::Duration::seconds(seconds as i64)
         }
     };
     let earliest = now.checked_sub(lifetime).unwrap_or(now);
@@ -272,7 +284,7 @@ fn check_time_window(
             signed_at: format_amz_date(signed_at),
             earliest: format_amz_date(earliest),
             now: format_amz_date(now),
-            window: lifetime_text,
+            window: window_text(lifetime.unsigned_abs()),
         });
     }
     let latest = now.checked_add(skew).unwrap_or(now);
@@ -287,17 +299,34 @@ fn check_time_window(
     Ok(())
 }
 
+/// The payload hash the canonical request ends with.
+#[derive(Clone, Copy)]
+enum PayloadHash {
+    /// Hex SHA-256 of the body.
+    Sha256([u8; 64]),
+    /// `UNSIGNED-PAYLOAD` (S3, when `x-amz-content-sha256` says so).
+    Unsigned,
+}
+
+impl PayloadHash {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Self::Sha256(hex) => hex,
+            Self::Unsigned => UNSIGNED_PAYLOAD.as_bytes(),
+        }
+    }
+}
+
 /// A request that passed every check not needing the secret.
 pub struct PendingVerification<'v, 'r> {
     verifier: &'v Verifier,
     request: &'v HttpRequest<'r>,
     parsed: ParsedAuth<'r>,
-    signed_headers: Vec<String>,
-    amz_date: String,
+    amz_date: AmzDate,
     signed_at: OffsetDateTime,
     now: OffsetDateTime,
     scope: SignedScope,
-    payload_hash: String,
+    payload_hash: PayloadHash,
 }
 
 impl std::fmt::Debug for PendingVerification<'_, '_> {
@@ -312,7 +341,8 @@ impl std::fmt::Debug for PendingVerification<'_, '_> {
 impl PendingVerification<'_, '_> {
     /// The access key id the request claims to be signed with.
     pub fn access_key_id(&self) -> &str {
-        self.parsed.credential.split('/').next().unwrap_or_default()
+        let credential: &str = &self.parsed.credential;
+        text::split_once(credential, b'/').map_or(credential, |(key, _)| key)
     }
 
     /// The session token sent with the request, if any.
@@ -333,41 +363,63 @@ impl PendingVerification<'_, '_> {
         let credential = &self.parsed.credential;
         // `credential` ends in "/aws4_request" (checked in `check_scope`); the rest keys the cache.
         let scope_key = &credential[..credential.len() - "/aws4_request".len()];
-        let signing_key = self.verifier.keys.get_or_derive(
+        let keyed_mac = self.verifier.keys.get_or_derive(
             scope_key,
             secret,
             &self.scope.date,
             &self.scope.region,
             &self.scope.service,
         );
-        let credential_scope = &credential[credential.find('/').map_or(0, |i| i + 1)..];
-        let uri = canonical_uri(self.request.path, config.settings);
-        let header_names: Vec<&str> = self.signed_headers.iter().map(String::as_str).collect();
+        let credential_scope = text::split_once(credential, b'/').map_or(&**credential, |(_, s)| s);
+        let uri = canonical_uri_cow(self.request.path, config.settings);
+        let signed_headers = SignedHeaderNames::Joined(&self.parsed.signed_headers);
         let presigned = self.parsed.mechanism == AuthMechanism::Presigned;
 
-        let mut first_attempt = None;
+        // Header signatures have one reading. Presigned ones are also accepted when signed
+        // over UNSIGNED-PAYLOAD or with the session token added after signing.
         let variants: &[(bool, bool)] = if presigned {
             &[(false, false), (true, false), (false, true), (true, true)]
         } else {
             &[(false, false)]
         };
+        let canonical_query = |token_unsigned: bool| {
+            canonical_query_from(&self.parsed.query, |key| {
+                key == "X-Amz-Signature" || (token_unsigned && key == "X-Amz-Security-Token")
+            })
+        };
+        let payload_hash = |unsigned_payload: bool| {
+            if unsigned_payload {
+                UNSIGNED_PAYLOAD.as_bytes()
+            } else {
+                self.payload_hash.as_bytes()
+            }
+        };
+        // Reused across the presigned readings; a typical request needs a few hundred bytes.
+        let mut canonical = Vec::with_capacity(1024);
         for &(unsigned_payload, token_unsigned) in variants {
             if token_unsigned && self.parsed.session_token.is_none() {
                 continue;
             }
-            let query = canonical_query_from(&self.parsed.query, |key| {
-                key == "X-Amz-Signature" || (token_unsigned && key == "X-Amz-Security-Token")
-            });
-            let payload_hash = if unsigned_payload {
-                UNSIGNED_PAYLOAD
-            } else {
-                self.payload_hash.as_str()
-            };
-            let canonical =
-                CanonicalRequest::new(self.request, &uri, &query, &header_names, payload_hash);
-            let to_sign = string_to_sign(&self.amz_date, credential_scope, &canonical.sha256_hex());
-            let expected = hex::encode(hmac_sha256(&signing_key, to_sign.as_bytes()));
-            if bool::from(expected.as_bytes().ct_eq(self.parsed.signature.as_bytes())) {
+            // The success path streams the canonical request into SHA-256 and the string to
+            // sign into the HMAC: nothing is materialised, and hashes stay on the stack.
+            let query = canonical_query(token_unsigned);
+            canonical.clear();
+            write_canonical_request(
+                &mut canonical,
+                self.request,
+                &uri,
+                &query,
+                signed_headers,
+                payload_hash(unsigned_payload),
+            );
+            let canonical_hash = hex32(&Sha256::digest(canonical.as_slice()).into());
+            let parts = string_to_sign_parts(
+                self.amz_date.as_bytes(),
+                credential_scope.as_bytes(),
+                &canonical_hash,
+            );
+            let expected = hex32(&hmac_sha256_parts(keyed_mac.clone(), &parts));
+            if constant_time_eq(&expected, self.parsed.signature.as_bytes()) {
                 return Ok(VerifiedRequest {
                     access_key_id: self.access_key_id().to_owned(),
                     session_token: self.parsed.session_token.as_deref().map(str::to_owned),
@@ -377,16 +429,27 @@ impl PendingVerification<'_, '_> {
                     verified_at: self.now,
                 });
             }
-            if first_attempt.is_none() {
-                first_attempt = Some((canonical, to_sign));
-            }
         }
-        let (canonical, to_sign) = first_attempt.unwrap_or_else(|| {
-            unreachable!("the first variant (false, false) is always attempted")
-        });
+
+        // AWS's mismatch message shows the first reading, in full.
+        let query = canonical_query(false);
+        canonical.clear();
+        write_canonical_request(
+            &mut canonical,
+            self.request,
+            &uri,
+            &query,
+            signed_headers,
+            payload_hash(false),
+        );
+        let canonical_hash = hex32(&Sha256::digest(canonical.as_slice()).into());
         Err(VerifyError::SignatureMismatch {
-            canonical_request: canonical.to_text(),
-            string_to_sign: to_sign,
+            canonical_request: String::from_utf8_lossy(canonical.as_slice()).into_owned(),
+            string_to_sign: string_to_sign(
+                self.amz_date.as_str(),
+                credential_scope,
+                hex_str(&canonical_hash),
+            ),
         })
     }
 }

@@ -23,9 +23,9 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use k9_sigv4::{
-    canonical_query_string, canonical_uri, presign, sign_with_header, AuthMechanism,
-    Credentials, PathNormalization, SigningParams, SigningSettings, UriEncoding, Verifier,
-    VerifierConfig, VerifyError,
+    canonical_query_string, canonical_uri, presign, sign_with_header, AuthMechanism, Credentials,
+    PathNormalization, SigningParams, SigningSettings, UriEncoding, Verifier, VerifierConfig,
+    VerifyError,
 };
 
 use suite::{parse_request, read, read_expected, Context};
@@ -171,7 +171,10 @@ fn suite_runs_every_case_folder() {
     found.sort_unstable();
     let mut with_tests: Vec<&str> = CASES.to_vec();
     with_tests.sort_unstable();
-    assert_eq!(found, with_tests, "every case folder needs a test in suite_cases!");
+    assert_eq!(
+        found, with_tests,
+        "every case folder needs a test in suite_cases!"
+    );
 
     let mut total = Tally::default();
     for case in &found {
@@ -433,7 +436,11 @@ fn check_verifier(dir: &Path, ctx: &Context, form: Form) -> Tally {
     // the first variant it reports is the one that signs the token, so skip those.)
     if !ctx.omit_session_token {
         let error = signed
-            .with(|r| verifier.check(r, now)?.verify_with_secret(b"not the secret"))
+            .with(|r| {
+                verifier
+                    .check(r, now)?
+                    .verify_with_secret(b"not the secret")
+            })
             .expect_err("a wrong secret is rejected");
         let VerifyError::SignatureMismatch {
             canonical_request,
@@ -558,7 +565,11 @@ fn mutate_every_signed_part(case: &mut VerifierCase, signed: &OwnedRequest) {
         for i in 0..name.len() {
             let mut request = signed.clone();
             request.headers[h].0 = with_char_changed(name, i);
-            case.expect(&request, !covered, &format!("header name {:?}", request.headers[h].0));
+            case.expect(
+                &request,
+                !covered,
+                &format!("header name {:?}", request.headers[h].0),
+            );
         }
         for i in 0..value.len() {
             let mut request = signed.clone();
@@ -588,11 +599,13 @@ fn signature_of(request: &OwnedRequest) -> String {
             .1
             .trim()
             .to_owned(),
-        None => query_pairs(&request.query)
-            .into_iter()
-            .find(|(k, _)| k == "X-Amz-Signature")
-            .expect("X-Amz-Signature")
-            .1,
+        None => {
+            query_pairs(&request.query)
+                .into_iter()
+                .find(|(k, _)| k == "X-Amz-Signature")
+                .expect("X-Amz-Signature")
+                .1
+        }
     }
 }
 
@@ -705,7 +718,10 @@ fn raw_target_on_the_wire_is_double_encoded() {
     let error = wire
         .with(|r| verifier.verify(r, ctx.time(), &OneKey::suite()))
         .expect_err("double encoding changes the canonical path");
-    assert!(matches!(error, VerifyError::SignatureMismatch { .. }), "{error:?}");
+    assert!(
+        matches!(error, VerifyError::SignatureMismatch { .. }),
+        "{error:?}"
+    );
 }
 
 /// Why obs-fold is unfolded before the request reaches either side: a folded value kept
@@ -756,7 +772,9 @@ fn legacy_aws4_testsuite() {
         // any other), or only in the .sreq, signed (get-vanilla-with-session-token) or added
         // after signing (post-sts-header-after).
         let signed = parse_request(&read(&stem.with_extension("sreq"))).request;
-        let token = signed.header_value("x-amz-security-token").map(str::to_owned);
+        let token = signed
+            .header_value("x-amz-security-token")
+            .map(str::to_owned);
         let token_from_creds = token
             .clone()
             .filter(|_| input.header_value("x-amz-security-token").is_none());
@@ -783,13 +801,25 @@ fn legacy_aws4_testsuite() {
         // .creq/.sts reproduce. The verifier must reject the .sreq as shipped; the request
         // is then verified with the .authz value the rest of the case agrees on.
         let mut signed = signed;
-        let shipped = signed.header_value("authorization").unwrap().trim().to_owned();
+        let shipped = signed
+            .header_value("authorization")
+            .unwrap()
+            .trim()
+            .to_owned();
         if shipped != expected("authz") {
-            assert_eq!(label, "get-vanilla-with-session-token/get-vanilla-with-session-token");
+            assert_eq!(
+                label,
+                "get-vanilla-with-session-token/get-vanilla-with-session-token"
+            );
             let verifier = Verifier::new(VerifierConfig::new(&ctx.region, &ctx.service));
-            let lookup =
-                OneKey::new(&ctx.credentials.access_key_id, SUITE_SECRET, token.as_deref());
-            assert!(signed.with(|r| verifier.verify(r, ctx.time(), &lookup)).is_err());
+            let lookup = OneKey::new(
+                &ctx.credentials.access_key_id,
+                SUITE_SECRET,
+                token.as_deref(),
+            );
+            assert!(signed
+                .with(|r| verifier.verify(r, ctx.time(), &lookup))
+                .is_err());
             signed = signed.replace_header("authorization", expected("authz"));
         }
         let mut case = VerifierCase {
@@ -797,7 +827,11 @@ fn legacy_aws4_testsuite() {
             verifier: Verifier::new(VerifierConfig::new(&ctx.region, &ctx.service)),
             settings: SigningSettings::default(),
             now: ctx.time(),
-            lookup: OneKey::new(&ctx.credentials.access_key_id, SUITE_SECRET, token.as_deref()),
+            lookup: OneKey::new(
+                &ctx.credentials.access_key_id,
+                SUITE_SECRET,
+                token.as_deref(),
+            ),
             tally: Tally {
                 cases: 1,
                 signer_checks: 3,

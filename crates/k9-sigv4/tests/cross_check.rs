@@ -173,11 +173,10 @@ fn double_encoded_path() -> impl Strategy<Value = String> {
 /// encoded `%2F` is where signers disagree (`aws-sigv4` takes a single-encoded path as is,
 /// while S3 decodes it first), so it is not something a client produces.
 fn s3_path() -> impl Strategy<Value = String> {
-    prop::collection::vec("[^/\\p{C}]{0,6}", 1..5)
-        .prop_map(|segments| {
-            let encoded: Vec<String> = segments.iter().map(|s| uri_encode(s)).collect();
-            format!("/{}", encoded.join("/"))
-        })
+    prop::collection::vec("[^/\\p{C}]{0,6}", 1..5).prop_map(|segments| {
+        let encoded: Vec<String> = segments.iter().map(|s| uri_encode(s)).collect();
+        format!("/{}", encoded.join("/"))
+    })
 }
 
 /// A query: parameters with keys from a small set (so keys repeat), arbitrary Unicode
@@ -231,8 +230,14 @@ const RESERVED_HEADERS: [&str; 9] = [
 /// trailing tab: an HTTP/1.1 server strips that as whitespace before any signer sees it.
 fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
     let name = prop_oneof![
-        prop::sample::select(vec!["x-custom", "X-Custom", "content-type", "Accept", "x-amz-meta-tag"])
-            .prop_map(str::to_owned),
+        prop::sample::select(vec![
+            "x-custom",
+            "X-Custom",
+            "content-type",
+            "Accept",
+            "x-amz-meta-tag"
+        ])
+        .prop_map(str::to_owned),
         "[a-z][a-z0-9-]{0,10}",
     ]
     .prop_filter("reserved header", |n| {
@@ -324,7 +329,9 @@ impl Case {
             body: self.body.clone(),
         };
         for (name, value) in &self.headers {
-            request.headers.push((name.clone(), value.clone().into_bytes()));
+            request
+                .headers
+                .push((name.clone(), value.clone().into_bytes()));
         }
         request
     }
@@ -380,11 +387,16 @@ impl Case {
             Payload::Unsigned => SignableBody::UnsignedPayload,
             _ => SignableBody::Bytes(&self.body),
         };
-        let signable = SignableRequest::new(&self.method, uri.as_str(), headers.iter().copied(), body)
-            .expect("signable request");
-        let (instructions, _signature) = sign(signable, &params).expect("aws-sigv4 signs").into_parts();
+        let signable =
+            SignableRequest::new(&self.method, uri.as_str(), headers.iter().copied(), body)
+                .expect("signable request");
+        let (instructions, _signature) = sign(signable, &params)
+            .expect("aws-sigv4 signs")
+            .into_parts();
 
-        let mut builder = http::Request::builder().method(self.method.as_str()).uri(uri.as_str());
+        let mut builder = http::Request::builder()
+            .method(self.method.as_str())
+            .uri(uri.as_str());
         for (name, value) in &headers {
             builder = builder.header(*name, *value);
         }
@@ -437,7 +449,10 @@ impl Case {
 /// The parameters a presigned request added (decoded), sorted, with the request's own query
 /// removed.
 fn added_query_params(signed: &OwnedRequest, original_query: &str) -> Vec<(String, String)> {
-    let added = signed.query.strip_prefix(original_query).expect("query appended to");
+    let added = signed
+        .query
+        .strip_prefix(original_query)
+        .expect("query appended to");
     let mut params: Vec<(String, String)> = added
         .split('&')
         .filter(|p| !p.is_empty())
@@ -473,9 +488,16 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     let verifier = case.verifier();
     let verified = theirs
         .with(|r| verifier.verify(r, case.verify_time(), &case.lookup()))
-        .map_err(|e| TestCaseError::fail(format!("aws-sigv4's signature rejected: {e}\nrequest: {theirs:#?}")))?;
+        .map_err(|e| {
+            TestCaseError::fail(format!(
+                "aws-sigv4's signature rejected: {e}\nrequest: {theirs:#?}"
+            ))
+        })?;
     prop_assert_eq!(verified.access_key_id.as_str(), ACCESS_KEY);
-    prop_assert_eq!(verified.session_token.as_deref(), case.session_token.as_deref());
+    prop_assert_eq!(
+        verified.session_token.as_deref(),
+        case.session_token.as_deref()
+    );
     let mechanism = match case.location {
         SignatureLocation::QueryParams => AuthMechanism::Presigned,
         _ => AuthMechanism::Header,
@@ -504,8 +526,13 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
                 .headers
                 .iter()
                 .filter(|(n, _)| {
-                    ["authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"]
-                        .contains(&n.as_str())
+                    [
+                        "authorization",
+                        "x-amz-date",
+                        "x-amz-security-token",
+                        "x-amz-content-sha256",
+                    ]
+                    .contains(&n.as_str())
                 })
                 .map(|(n, v)| (n.clone(), String::from_utf8(v.clone()).unwrap()))
                 .collect();

@@ -263,7 +263,10 @@ fn presigned_expiry_longer_than_a_week_is_rejected() {
     let week = MAX_PRESIGN_EXPIRES_SECONDS;
     assert_eq!(week, 604_800);
     let request = presigned(&api_call(), SIGNED_AT, week);
-    assert!(verify(&request, SIGNED_AT).is_ok(), "exactly a week is allowed");
+    assert!(
+        verify(&request, SIGNED_AT).is_ok(),
+        "exactly a week is allowed"
+    );
 
     let mut too_long = request.clone();
     too_long.query = request
@@ -311,7 +314,9 @@ fn presigned_expiry_is_honoured() {
 #[test]
 fn presigned_expiry_must_be_a_number() {
     let mut request = presigned(&api_call(), SIGNED_AT, 900);
-    request.query = request.query.replace("X-Amz-Expires=900", "X-Amz-Expires=soon");
+    request.query = request
+        .query
+        .replace("X-Amz-Expires=900", "X-Amz-Expires=soon");
     assert_rejected(
         verify(&request, SIGNED_AT),
         "IncompleteSignatureException",
@@ -398,7 +403,10 @@ fn body_is_signed_even_without_a_content_sha256_header() {
     let request = header_signed(&api_call(), SIGNED_AT, |_| {});
     let tampered = request.body(br#"{"window":"P9D"}"#);
     let error = verify(&tampered, SIGNED_AT).unwrap_err();
-    assert!(matches!(error, VerifyError::SignatureMismatch { .. }), "{error:?}");
+    assert!(
+        matches!(error, VerifyError::SignatureMismatch { .. }),
+        "{error:?}"
+    );
 }
 
 #[test]
@@ -406,7 +414,12 @@ fn unknown_access_key_is_an_unrecognized_client() {
     let request = header_signed(&api_call(), SIGNED_AT, |_| {});
     let other_key = OneKey::new("AKIDOTHER", SUITE_SECRET, None);
     assert_rejected(
-        verify_with(VerifierConfig::new(REGION, SERVICE), &request, SIGNED_AT, &other_key),
+        verify_with(
+            VerifierConfig::new(REGION, SERVICE),
+            &request,
+            SIGNED_AT,
+            &other_key,
+        ),
         "UnrecognizedClientException",
         "The security token included in the request is invalid.",
     );
@@ -418,7 +431,12 @@ fn expired_session_credentials_are_an_expired_token() {
     let mut expired = OneKey::suite();
     expired.fail_with = Some(LookupError::Expired);
     assert_rejected(
-        verify_with(VerifierConfig::new(REGION, SERVICE), &request, SIGNED_AT, &expired),
+        verify_with(
+            VerifierConfig::new(REGION, SERVICE),
+            &request,
+            SIGNED_AT,
+            &expired,
+        ),
         "ExpiredTokenException",
         "The security token included in the request is expired",
     );
@@ -461,7 +479,12 @@ fn signature_mismatch_message_echoes_canonical_request_and_string_to_sign() {
         out.canonical_request, out.string_to_sign
     );
     assert_rejected(
-        verify_with(VerifierConfig::new(REGION, SERVICE), &request, SIGNED_AT, &wrong_secret),
+        verify_with(
+            VerifierConfig::new(REGION, SERVICE),
+            &request,
+            SIGNED_AT,
+            &wrong_secret,
+        ),
         "InvalidSignatureException",
         &expected,
     );
@@ -482,7 +505,11 @@ fn repeated_query_keys_are_accepted_and_sorted_by_value() {
     );
     let request = unsigned.with_signed_headers(&out.headers);
     assert!(verify(&request, SIGNED_AT).is_ok());
-    assert!(verify(&presigned(&request.without_header("authorization"), SIGNED_AT, 60), SIGNED_AT).is_ok());
+    assert!(verify(
+        &presigned(&request.without_header("authorization"), SIGNED_AT, 60),
+        SIGNED_AT
+    )
+    .is_ok());
 }
 
 #[test]
@@ -506,7 +533,9 @@ fn header_values_are_trimmed_and_inner_spaces_folded() {
 #[test]
 fn unsigned_headers_may_change() {
     let signed = header_signed(&api_call(), SIGNED_AT, |_| {});
-    let with_extra = signed.header("User-Agent", "curl/8").header("X-Forwarded-For", "10.0.0.1");
+    let with_extra = signed
+        .header("User-Agent", "curl/8")
+        .header("X-Forwarded-For", "10.0.0.1");
     assert!(verify(&with_extra, SIGNED_AT).is_ok());
 }
 
@@ -514,16 +543,28 @@ fn unsigned_headers_may_change() {
 fn error_types_map_to_aws_exception_names() {
     let text = || "x".to_owned();
     let cases = [
-        (VerifyError::MissingAuthenticationToken, "MissingAuthenticationTokenException"),
-        (VerifyError::MultipleAuthMechanisms, "IncompleteSignatureException"),
+        (
+            VerifyError::MissingAuthenticationToken,
+            "MissingAuthenticationTokenException",
+        ),
+        (
+            VerifyError::MultipleAuthMechanisms,
+            "IncompleteSignatureException",
+        ),
         (
             VerifyError::MalformedAuthorization {
                 header_sha256_base64: text(),
             },
             "IncompleteSignatureException",
         ),
-        (VerifyError::MissingParameters { message: text() }, "IncompleteSignatureException"),
-        (VerifyError::InvalidParameter { message: text() }, "IncompleteSignatureException"),
+        (
+            VerifyError::MissingParameters { message: text() },
+            "IncompleteSignatureException",
+        ),
+        (
+            VerifyError::InvalidParameter { message: text() },
+            "IncompleteSignatureException",
+        ),
         (VerifyError::HostNotSigned, "IncompleteSignatureException"),
         (
             VerifyError::SignatureExpired {
@@ -543,8 +584,14 @@ fn error_types_map_to_aws_exception_names() {
             },
             "InvalidSignatureException",
         ),
-        (VerifyError::WrongScope { message: text() }, "InvalidSignatureException"),
-        (VerifyError::ContentSha256Mismatch, "InvalidSignatureException"),
+        (
+            VerifyError::WrongScope { message: text() },
+            "InvalidSignatureException",
+        ),
+        (
+            VerifyError::ContentSha256Mismatch,
+            "InvalidSignatureException",
+        ),
         (
             VerifyError::SignatureMismatch {
                 canonical_request: text(),
@@ -552,7 +599,10 @@ fn error_types_map_to_aws_exception_names() {
             },
             "InvalidSignatureException",
         ),
-        (VerifyError::UnrecognizedClient, "UnrecognizedClientException"),
+        (
+            VerifyError::UnrecognizedClient,
+            "UnrecognizedClientException",
+        ),
         (VerifyError::ExpiredToken, "ExpiredTokenException"),
     ];
     for (error, expected) in cases {

@@ -19,6 +19,8 @@
 //! - A write that a caller awaits (e.g. [`Store::enqueue_execution`]) has been committed
 //!   and fsync'd when it returns.
 
+#![warn(missing_docs)]
+
 mod audit;
 mod crypto;
 mod error;

@@ -40,7 +40,10 @@ async fn audit_events_are_listed_newest_first_after_flush() {
 async fn audit_rows_hold_no_signature_token_or_secret() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let key = store.create_user(&arn("arn:aws:iam::123456789012:user/alice"), NOW).await.unwrap();
+    let key = store
+        .create_user(&arn("arn:aws:iam::123456789012:user/alice"), NOW)
+        .await
+        .unwrap();
     let secret = key.access_key.secret_access_key.expose().to_owned();
     let signature = "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
     let token = "FwoGZXIvYXdzEBYaDHhBTEXAMPLETOKEN";
@@ -49,18 +52,32 @@ async fn audit_rows_hold_no_signature_token_or_secret() {
         &format!("/v1/x?X-Amz-Credential=AKIA%2Fx&X-Amz-Signature={signature}&X-Amz-Security-Token={token}"),
         AuditOutcome::AuthenticationFailed,
     );
-    e.reason = format!("SignatureDoesNotMatch: header was Signature={signature}; SecretAccessKey={secret}");
+    e.reason = format!(
+        "SignatureDoesNotMatch: header was Signature={signature}; SecretAccessKey={secret}"
+    );
     store.record_audit(e).await;
     store.flush().await.unwrap();
 
     let stored = &store.audit_events(1).await.unwrap()[0];
-    assert_eq!(stored.path, "/v1/x?X-Amz-Credential=AKIA%2Fx&X-Amz-Signature=***&X-Amz-Security-Token=***");
-    assert_eq!(stored.reason, "SignatureDoesNotMatch: header was Signature=***; SecretAccessKey=***");
+    assert_eq!(
+        stored.path,
+        "/v1/x?X-Amz-Credential=AKIA%2Fx&X-Amz-Signature=***&X-Amz-Security-Token=***"
+    );
+    assert_eq!(
+        stored.reason,
+        "SignatureDoesNotMatch: header was Signature=***; SecretAccessKey=***"
+    );
     drop(store);
     let bytes = raw_database_bytes(dir.path());
-    assert!(contains(&bytes, b"req-1"), "the audit row should be on disk");
+    assert!(
+        contains(&bytes, b"req-1"),
+        "the audit row should be on disk"
+    );
     for needle in [signature, token, secret.as_str()] {
-        assert!(!contains(&bytes, needle.as_bytes()), "{needle} reached the database file");
+        assert!(
+            !contains(&bytes, needle.as_bytes()),
+            "{needle} reached the database file"
+        );
     }
 }
 
@@ -69,7 +86,9 @@ async fn pending_audit_events_are_committed_when_the_store_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     for i in 0..100 {
-        store.record_audit(event(&format!("req-{i}"), "/health", AuditOutcome::Denied)).await;
+        store
+            .record_audit(event(&format!("req-{i}"), "/health", AuditOutcome::Denied))
+            .await;
     }
     drop(store);
     let store = open(dir.path());
@@ -82,11 +101,23 @@ async fn pending_audit_events_are_committed_when_the_store_is_dropped() {
 async fn oversized_audit_fields_are_capped() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let mut e = event("req-1", &format!("/{}", "a".repeat(100_000)), AuditOutcome::Denied);
+    let mut e = event(
+        "req-1",
+        &format!("/{}", "a".repeat(100_000)),
+        AuditOutcome::Denied,
+    );
     e.reason = "r".repeat(100_000);
     store.record_audit(e).await;
     store.flush().await.unwrap();
     let stored = &store.audit_events(1).await.unwrap()[0];
-    assert!(stored.path.len() <= 2048, "path kept {} bytes", stored.path.len());
-    assert!(stored.reason.len() <= 1024, "reason kept {} bytes", stored.reason.len());
+    assert!(
+        stored.path.len() <= 2048,
+        "path kept {} bytes",
+        stored.path.len()
+    );
+    assert!(
+        stored.reason.len() <= 1024,
+        "reason kept {} bytes",
+        stored.reason.len()
+    );
 }

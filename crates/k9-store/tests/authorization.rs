@@ -13,12 +13,20 @@ async fn approved_user_is_authorized_by_exact_arn_only() {
     let store = open(dir.path());
     customer_with_accounts(&store, "C123456", &[ACCOUNT]).await;
     let c = customer("C123456");
-    store.approve(&c, &arn("arn:aws:iam::111111111111:user/alice"), NOW).await.unwrap();
+    store
+        .approve(&c, &arn("arn:aws:iam::111111111111:user/alice"), NOW)
+        .await
+        .unwrap();
 
     let yes = |s: &'static str| {
         let store = &store;
         let c = &c;
-        async move { store.is_authorized(&arn(s), c, &account(ACCOUNT)).await.unwrap() }
+        async move {
+            store
+                .is_authorized(&arn(s), c, &account(ACCOUNT))
+                .await
+                .unwrap()
+        }
     };
     assert!(yes("arn:aws:iam::111111111111:user/alice").await);
     assert!(!yes("arn:aws:iam::111111111111:user/admins/alice").await);
@@ -33,14 +41,30 @@ async fn session_of_an_approved_role_with_a_path_is_authorized() {
     let store = open(dir.path());
     customer_with_accounts(&store, "C123456", &[ACCOUNT]).await;
     let c = customer("C123456");
-    store.approve(&c, &arn("arn:aws:iam::111111111111:role/ops/k9-automation"), NOW).await.unwrap();
+    store
+        .approve(
+            &c,
+            &arn("arn:aws:iam::111111111111:role/ops/k9-automation"),
+            NOW,
+        )
+        .await
+        .unwrap();
 
     let session = arn("arn:aws:sts::111111111111:assumed-role/k9-automation/ci");
-    assert!(store.is_authorized(&session, &c, &account(ACCOUNT)).await.unwrap());
+    assert!(store
+        .is_authorized(&session, &c, &account(ACCOUNT))
+        .await
+        .unwrap());
     let other_role = arn("arn:aws:sts::111111111111:assumed-role/k9-other/ci");
-    assert!(!store.is_authorized(&other_role, &c, &account(ACCOUNT)).await.unwrap());
+    assert!(!store
+        .is_authorized(&other_role, &c, &account(ACCOUNT))
+        .await
+        .unwrap());
     let other_account = arn("arn:aws:sts::222222222222:assumed-role/k9-automation/ci");
-    assert!(!store.is_authorized(&other_account, &c, &account(ACCOUNT)).await.unwrap());
+    assert!(!store
+        .is_authorized(&other_account, &c, &account(ACCOUNT))
+        .await
+        .unwrap());
 }
 
 #[tokio::test]
@@ -48,15 +72,27 @@ async fn revoked_approval_no_longer_authorizes() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     customer_with_accounts(&store, "C123456", &[ACCOUNT]).await;
-    let (c, role) = (customer("C123456"), arn("arn:aws:iam::111111111111:role/k9"));
+    let (c, role) = (
+        customer("C123456"),
+        arn("arn:aws:iam::111111111111:role/k9"),
+    );
     let session = arn("arn:aws:sts::111111111111:assumed-role/k9/ci");
     store.approve(&c, &role, NOW).await.unwrap();
-    assert!(store.is_authorized(&session, &c, &account(ACCOUNT)).await.unwrap());
+    assert!(store
+        .is_authorized(&session, &c, &account(ACCOUNT))
+        .await
+        .unwrap());
 
     store.revoke(&c, &role).await.unwrap();
-    assert!(!store.is_authorized(&session, &c, &account(ACCOUNT)).await.unwrap());
+    assert!(!store
+        .is_authorized(&session, &c, &account(ACCOUNT))
+        .await
+        .unwrap());
     let again = store.revoke(&c, &role).await;
-    assert!(matches!(again, Err(StoreError::NotFound { .. })), "{again:?}");
+    assert!(
+        matches!(again, Err(StoreError::NotFound { .. })),
+        "{again:?}"
+    );
 }
 
 #[tokio::test]
@@ -65,11 +101,20 @@ async fn approved_caller_is_not_authorized_for_an_account_the_customer_does_not_
     let store = open(dir.path());
     customer_with_accounts(&store, "C123456", &[ACCOUNT]).await;
     customer_with_accounts(&store, "C654321", &["210987654321"]).await;
-    let (c, alice) = (customer("C123456"), arn("arn:aws:iam::111111111111:user/alice"));
+    let (c, alice) = (
+        customer("C123456"),
+        arn("arn:aws:iam::111111111111:user/alice"),
+    );
     store.approve(&c, &alice, NOW).await.unwrap();
 
-    assert!(!store.is_authorized(&alice, &c, &account("999999999999")).await.unwrap());
-    assert!(!store.is_authorized(&alice, &c, &account("210987654321")).await.unwrap());
+    assert!(!store
+        .is_authorized(&alice, &c, &account("999999999999"))
+        .await
+        .unwrap());
+    assert!(!store
+        .is_authorized(&alice, &c, &account("210987654321"))
+        .await
+        .unwrap());
 }
 
 #[tokio::test]
@@ -79,8 +124,14 @@ async fn approval_for_one_customer_does_not_authorize_for_another() {
     customer_with_accounts(&store, "C123456", &[ACCOUNT]).await;
     customer_with_accounts(&store, "C654321", &["210987654321"]).await;
     let alice = arn("arn:aws:iam::111111111111:user/alice");
-    store.approve(&customer("C123456"), &alice, NOW).await.unwrap();
-    assert!(!store.is_authorized(&alice, &customer("C654321"), &account("210987654321")).await.unwrap());
+    store
+        .approve(&customer("C123456"), &alice, NOW)
+        .await
+        .unwrap();
+    assert!(!store
+        .is_authorized(&alice, &customer("C654321"), &account("210987654321"))
+        .await
+        .unwrap());
 }
 
 #[tokio::test]
@@ -89,18 +140,32 @@ async fn approving_a_session_arn_is_refused_with_advice_to_approve_the_role() {
     let store = open(dir.path());
     customer_with_accounts(&store, "C123456", &[ACCOUNT]).await;
     let err = store
-        .approve(&customer("C123456"), &arn("arn:aws:sts::111111111111:assumed-role/k9/ci"), NOW)
+        .approve(
+            &customer("C123456"),
+            &arn("arn:aws:sts::111111111111:assumed-role/k9/ci"),
+            NOW,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Invalid { .. }), "{err}");
-    assert!(err.to_string().contains("approve its role instead"), "{err}");
+    assert!(
+        err.to_string().contains("approve its role instead"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn approving_for_an_unknown_customer_is_not_found() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    let err = store.approve(&customer("C123456"), &arn("arn:aws:iam::111111111111:user/a"), NOW).await.unwrap_err();
+    let err = store
+        .approve(
+            &customer("C123456"),
+            &arn("arn:aws:iam::111111111111:user/a"),
+            NOW,
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
 }
 
@@ -109,10 +174,19 @@ async fn account_belongs_to_at_most_one_customer() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     customer_with_accounts(&store, "C123456", &[ACCOUNT]).await;
-    store.create_customer(&customer("C654321"), None, NOW).await.unwrap();
+    store
+        .create_customer(&customer("C654321"), None, NOW)
+        .await
+        .unwrap();
 
-    store.add_account(&customer("C123456"), &account(ACCOUNT), NOW).await.unwrap();
-    let err = store.add_account(&customer("C654321"), &account(ACCOUNT), NOW).await.unwrap_err();
+    store
+        .add_account(&customer("C123456"), &account(ACCOUNT), NOW)
+        .await
+        .unwrap();
+    let err = store
+        .add_account(&customer("C654321"), &account(ACCOUNT), NOW)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err}");
     assert!(err.to_string().contains("C123456"), "{err}");
 }
@@ -121,8 +195,14 @@ async fn account_belongs_to_at_most_one_customer() {
 async fn creating_a_customer_twice_is_already_exists() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    store.create_customer(&customer("C123456"), None, NOW).await.unwrap();
-    let err = store.create_customer(&customer("C123456"), None, NOW).await.unwrap_err();
+    store
+        .create_customer(&customer("C123456"), None, NOW)
+        .await
+        .unwrap();
+    let err = store
+        .create_customer(&customer("C123456"), None, NOW)
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::AlreadyExists { .. }), "{err}");
 }
 
@@ -132,15 +212,62 @@ async fn customer_info_lists_accounts_and_approvals() {
     let store = open(dir.path());
     customer_with_accounts(&store, "C123456", &["210987654321", ACCOUNT]).await;
     let c = customer("C123456");
-    store.approve(&c, &arn("arn:aws:iam::111111111111:role/k9"), NOW).await.unwrap();
-    store.approve(&c, &arn("arn:aws:iam::111111111111:user/alice"), NOW).await.unwrap();
+    store
+        .approve(&c, &arn("arn:aws:iam::111111111111:role/k9"), NOW)
+        .await
+        .unwrap();
+    store
+        .approve(&c, &arn("arn:aws:iam::111111111111:user/alice"), NOW)
+        .await
+        .unwrap();
 
     let info = store.customer(&c).await.unwrap().expect("customer exists");
     assert_eq!(info.name.as_deref(), Some("Test customer"));
-    assert_eq!(info.accounts, vec![account(ACCOUNT), account("210987654321")]);
+    assert_eq!(
+        info.accounts,
+        vec![account(ACCOUNT), account("210987654321")]
+    );
     assert_eq!(
         info.approved_principals,
-        vec![arn("arn:aws:iam::111111111111:role/k9"), arn("arn:aws:iam::111111111111:user/alice")]
+        vec![
+            arn("arn:aws:iam::111111111111:role/k9"),
+            arn("arn:aws:iam::111111111111:user/alice")
+        ]
     );
     assert_eq!(store.customer(&customer("C000001")).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn approval_and_revocation_by_another_process_are_seen_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = open(dir.path());
+    let admin_cli = open(dir.path());
+    customer_with_accounts(&admin_cli, "C123456", &[ACCOUNT]).await;
+    let (c, a, alice) = (
+        customer("C123456"),
+        account(ACCOUNT),
+        arn("arn:aws:iam::111111111111:user/alice"),
+    );
+    assert!(!server.is_authorized(&alice, &c, &a).await.unwrap());
+
+    admin_cli.approve(&c, &alice, NOW).await.unwrap();
+    assert!(eventually(|| server.is_authorized(&alice, &c, &a), true).await);
+    admin_cli.revoke(&c, &alice).await.unwrap();
+    assert!(eventually(|| server.is_authorized(&alice, &c, &a), false).await);
+}
+
+/// Whether `check` returns `expected` within a second (polling every 10 ms).
+async fn eventually<F, Fut>(check: F, expected: bool) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, StoreError>>,
+{
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(1) {
+        if check().await.unwrap() == expected {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    false
 }

@@ -20,17 +20,33 @@ async fn enqueue_coalesces_while_an_execution_is_queued() {
     let (c, a, who) = (customer("C123456"), account("123456789012"), arn(ALICE));
 
     let first = store.enqueue_execution(&c, &a, &who, NOW).await.unwrap();
-    let EnqueueOutcome::Queued(first) = first else { panic!("first enqueue coalesced: {first:?}") };
+    let EnqueueOutcome::Queued(first) = first else {
+        panic!("first enqueue coalesced: {first:?}")
+    };
     assert_eq!(first.status, ExecutionStatus::Queued);
     assert_eq!(first.requested_by, who);
-    assert!(first.execution_id.as_str().starts_with("ondemand-C123456-123456789012-2024-06-01_"));
+    assert!(first
+        .execution_id
+        .as_str()
+        .starts_with("ondemand-C123456-123456789012-2024-06-01_"));
 
-    let second = store.enqueue_execution(&c, &a, &who, NOW + Duration::seconds(1)).await.unwrap();
+    let second = store
+        .enqueue_execution(&c, &a, &who, NOW + Duration::seconds(1))
+        .await
+        .unwrap();
     assert_eq!(second, EnqueueOutcome::Coalesced(first.clone()));
 
-    store.set_execution_status(&first.execution_id, ExecutionStatus::Running, NOW, None).await.unwrap();
-    let third = store.enqueue_execution(&c, &a, &who, NOW + Duration::seconds(2)).await.unwrap();
-    let EnqueueOutcome::Queued(third) = third else { panic!("enqueue after start coalesced: {third:?}") };
+    store
+        .set_execution_status(&first.execution_id, ExecutionStatus::Running, NOW, None)
+        .await
+        .unwrap();
+    let third = store
+        .enqueue_execution(&c, &a, &who, NOW + Duration::seconds(2))
+        .await
+        .unwrap();
+    let EnqueueOutcome::Queued(third) = third else {
+        panic!("enqueue after start coalesced: {third:?}")
+    };
     assert_ne!(third.execution_id, first.execution_id);
 }
 
@@ -41,7 +57,12 @@ async fn enqueue_for_an_account_not_registered_to_the_customer_is_not_found() {
     customer_with_accounts(&store, "C123456", &["123456789012"]).await;
     customer_with_accounts(&store, "C654321", &["210987654321"]).await;
     let err = store
-        .enqueue_execution(&customer("C123456"), &account("210987654321"), &arn(ALICE), NOW)
+        .enqueue_execution(
+            &customer("C123456"),
+            &account("210987654321"),
+            &arn(ALICE),
+            NOW,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
@@ -52,7 +73,9 @@ async fn concurrent_enqueues_all_return_and_are_durable_after_reopen() {
     const ACCOUNTS: usize = 50;
     const REQUESTS: usize = 200;
     let dir = tempfile::tempdir().unwrap();
-    let accounts: Vec<String> = (0..ACCOUNTS).map(|i| format!("{:012}", 100_000_000_000u64 + i as u64)).collect();
+    let accounts: Vec<String> = (0..ACCOUNTS)
+        .map(|i| format!("{:012}", 100_000_000_000u64 + i as u64))
+        .collect();
     let store: Arc<dyn Store> = Arc::new(open(dir.path()));
     let account_refs: Vec<&str> = accounts.iter().map(String::as_str).collect();
     customer_with_accounts(store.as_ref(), "C123456", &account_refs).await;
@@ -61,7 +84,11 @@ async fn concurrent_enqueues_all_return_and_are_durable_after_reopen() {
         .map(|i| {
             let store = Arc::clone(&store);
             let a = account(&accounts[i % ACCOUNTS]);
-            tokio::spawn(async move { store.enqueue_execution(&customer("C123456"), &a, &arn(ALICE), NOW).await })
+            tokio::spawn(async move {
+                store
+                    .enqueue_execution(&customer("C123456"), &a, &arn(ALICE), NOW)
+                    .await
+            })
         })
         .collect();
     let mut ids = HashSet::new();
@@ -80,7 +107,10 @@ async fn concurrent_enqueues_all_return_and_are_durable_after_reopen() {
     drop(store);
     let store = open(dir.path());
     for id in &ids {
-        let found = store.execution(&id.customer_id(), &id.account_id(), id).await.unwrap();
+        let found = store
+            .execution(&id.customer_id(), &id.account_id(), id)
+            .await
+            .unwrap();
         assert_eq!(found.map(|e| e.execution_id), Some(id.clone()));
     }
 }
@@ -92,8 +122,20 @@ async fn finished_executions(store: &dyn Store, n: i64) -> Vec<ExecutionId> {
     let mut ids = Vec::new();
     for i in 0..n {
         let at = NOW + Duration::seconds(i);
-        let execution = store.enqueue_execution(&c, &a, &who, at).await.unwrap().into_execution();
-        store.set_execution_status(&execution.execution_id, ExecutionStatus::Succeeded, at, None).await.unwrap();
+        let execution = store
+            .enqueue_execution(&c, &a, &who, at)
+            .await
+            .unwrap()
+            .into_execution();
+        store
+            .set_execution_status(
+                &execution.execution_id,
+                ExecutionStatus::Succeeded,
+                at,
+                None,
+            )
+            .await
+            .unwrap();
         ids.push(execution.execution_id);
     }
     ids
@@ -112,7 +154,10 @@ async fn listing_pages_through_executions_newest_first() {
     let mut token: Option<String> = None;
     let mut pages = 0;
     loop {
-        let page = store.list_executions(&c, &a, 2, token.as_deref()).await.unwrap();
+        let page = store
+            .list_executions(&c, &a, 2, token.as_deref())
+            .await
+            .unwrap();
         pages += 1;
         assert!(page.executions.len() <= 2);
         seen.extend(page.executions.into_iter().map(|e| e.execution_id));
@@ -130,7 +175,10 @@ async fn listing_without_executions_is_one_empty_page() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     customer_with_accounts(&store, "C123456", &["123456789012"]).await;
-    let page = store.list_executions(&customer("C123456"), &account("123456789012"), 10, None).await.unwrap();
+    let page = store
+        .list_executions(&customer("C123456"), &account("123456789012"), 10, None)
+        .await
+        .unwrap();
     assert!(page.executions.is_empty());
     assert_eq!(page.next_token, None);
 }
@@ -142,13 +190,26 @@ async fn page_token_that_is_garbled_or_from_another_account_is_rejected() {
     customer_with_accounts(&store, "C123456", &["123456789012", "210987654321"]).await;
     finished_executions(&store, 3).await;
     let c = customer("C123456");
-    let page = store.list_executions(&c, &account("123456789012"), 1, None).await.unwrap();
+    let page = store
+        .list_executions(&c, &account("123456789012"), 1, None)
+        .await
+        .unwrap();
     let token = page.next_token.expect("more than one page");
 
-    let other = store.list_executions(&c, &account("210987654321"), 1, Some(&token)).await;
-    assert!(matches!(other, Err(StoreError::InvalidPageToken)), "{other:?}");
-    let garbled = store.list_executions(&c, &account("123456789012"), 1, Some("not-a-token")).await;
-    assert!(matches!(garbled, Err(StoreError::InvalidPageToken)), "{garbled:?}");
+    let other = store
+        .list_executions(&c, &account("210987654321"), 1, Some(&token))
+        .await;
+    assert!(
+        matches!(other, Err(StoreError::InvalidPageToken)),
+        "{other:?}"
+    );
+    let garbled = store
+        .list_executions(&c, &account("123456789012"), 1, Some("not-a-token"))
+        .await;
+    assert!(
+        matches!(garbled, Err(StoreError::InvalidPageToken)),
+        "{garbled:?}"
+    );
 }
 
 #[tokio::test]
@@ -157,11 +218,21 @@ async fn execution_is_found_only_under_its_own_customer_and_account() {
     let store = open(dir.path());
     customer_with_accounts(&store, "C123456", &["123456789012", "210987654321"]).await;
     let (c, a) = (customer("C123456"), account("123456789012"));
-    let execution = store.enqueue_execution(&c, &a, &arn(ALICE), NOW).await.unwrap().into_execution();
+    let execution = store
+        .enqueue_execution(&c, &a, &arn(ALICE), NOW)
+        .await
+        .unwrap()
+        .into_execution();
 
-    let found = store.execution(&c, &a, &execution.execution_id).await.unwrap();
+    let found = store
+        .execution(&c, &a, &execution.execution_id)
+        .await
+        .unwrap();
     assert_eq!(found, Some(execution.clone()));
-    let elsewhere = store.execution(&c, &account("210987654321"), &execution.execution_id).await.unwrap();
+    let elsewhere = store
+        .execution(&c, &account("210987654321"), &execution.execution_id)
+        .await
+        .unwrap();
     assert_eq!(elsewhere, None);
 }
 
@@ -171,19 +242,38 @@ async fn status_moves_forward_only_and_records_times_and_error() {
     let store = open(dir.path());
     customer_with_accounts(&store, "C123456", &["123456789012"]).await;
     let (c, a) = (customer("C123456"), account("123456789012"));
-    let id = store.enqueue_execution(&c, &a, &arn(ALICE), NOW).await.unwrap().into_execution().execution_id;
+    let id = store
+        .enqueue_execution(&c, &a, &arn(ALICE), NOW)
+        .await
+        .unwrap()
+        .into_execution()
+        .execution_id;
 
     let started = NOW + Duration::seconds(5);
-    let running = store.set_execution_status(&id, ExecutionStatus::Running, started, None).await.unwrap();
-    assert_eq!((running.status, running.started_at), (ExecutionStatus::Running, Some(started)));
+    let running = store
+        .set_execution_status(&id, ExecutionStatus::Running, started, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (running.status, running.started_at),
+        (ExecutionStatus::Running, Some(started))
+    );
 
     let finished = NOW + Duration::seconds(9);
-    let failed = store.set_execution_status(&id, ExecutionStatus::Failed, finished, Some("boom")).await.unwrap();
+    let failed = store
+        .set_execution_status(&id, ExecutionStatus::Failed, finished, Some("boom"))
+        .await
+        .unwrap();
     assert_eq!(failed.finished_at, Some(finished));
     assert_eq!(failed.started_at, Some(started));
     assert_eq!(failed.error.as_deref(), Some("boom"));
 
-    let again = store.set_execution_status(&id, ExecutionStatus::Running, finished, None).await;
-    assert!(matches!(again, Err(StoreError::Invalid { .. })), "{again:?}");
+    let again = store
+        .set_execution_status(&id, ExecutionStatus::Running, finished, None)
+        .await;
+    assert!(
+        matches!(again, Err(StoreError::Invalid { .. })),
+        "{again:?}"
+    );
     assert_eq!(store.execution(&c, &a, &id).await.unwrap(), Some(failed));
 }

@@ -87,12 +87,22 @@ impl TestServer {
         let now = OffsetDateTime::now_utc();
         let customer = CustomerId::parse(CUSTOMER).unwrap();
         let account = AccountId::parse(ACCOUNT).unwrap();
-        self.store.create_customer(&customer, Some("Acme"), now).await.unwrap();
-        self.store.add_account(&customer, &account, now).await.unwrap();
+        self.store
+            .create_customer(&customer, Some("Acme"), now)
+            .await
+            .unwrap();
+        self.store
+            .add_account(&customer, &account, now)
+            .await
+            .unwrap();
         let alice = self.user("arn:aws:iam::123456789012:user/alice").await;
         let bob = self.user("arn:aws:iam::123456789012:user/bob").await;
         self.store
-            .approve(&customer, &PrincipalArn::parse("arn:aws:iam::123456789012:user/alice").unwrap(), now)
+            .approve(
+                &customer,
+                &PrincipalArn::parse("arn:aws:iam::123456789012:user/alice").unwrap(),
+                now,
+            )
             .await
             .unwrap();
         Provisioned { alice, bob }
@@ -101,7 +111,10 @@ impl TestServer {
     pub async fn user(&self, arn: &str) -> Credentials {
         let key = self
             .store
-            .create_user(&PrincipalArn::parse(arn).unwrap(), OffsetDateTime::now_utc())
+            .create_user(
+                &PrincipalArn::parse(arn).unwrap(),
+                OffsetDateTime::now_utc(),
+            )
             .await
             .unwrap();
         Credentials::from_keys(
@@ -185,7 +198,12 @@ pub fn signed_at(
     req
 }
 
-pub fn signed(method: &str, url: &str, body: Option<&str>, creds: &Credentials) -> http::Request<Vec<u8>> {
+pub fn signed(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    creds: &Credentials,
+) -> http::Request<Vec<u8>> {
     signed_at(method, url, body, creds, SystemTime::now())
 }
 

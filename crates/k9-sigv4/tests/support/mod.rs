@@ -43,7 +43,8 @@ impl OwnedRequest {
 
     /// Adds a header (after the existing ones).
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Self {
-        self.headers.push((name.to_owned(), value.as_ref().to_vec()));
+        self.headers
+            .push((name.to_owned(), value.as_ref().to_vec()));
         self
     }
 
@@ -97,7 +98,8 @@ impl OwnedRequest {
     /// Adds the headers a signer returned.
     pub fn with_signed_headers(mut self, added: &[(String, String)]) -> Self {
         for (name, value) in added {
-            self.headers.push((name.clone(), value.clone().into_bytes()));
+            self.headers
+                .push((name.clone(), value.clone().into_bytes()));
         }
         self
     }
@@ -178,8 +180,7 @@ impl SecretLookup for OneKey {
         if let Some(error) = self.fail_with {
             return Err(error);
         }
-        if access_key_id != self.access_key_id || session_token != self.session_token.as_deref()
-        {
+        if access_key_id != self.access_key_id || session_token != self.session_token.as_deref() {
             return Err(LookupError::Unrecognized);
         }
         Ok(self.secret.clone().into_bytes())

@@ -2,10 +2,13 @@
 //!
 //! - Writes go to one writer thread that commits them in groups (`writer.rs`), with
 //!   `synchronous=FULL` so a commit is on disk when a caller is told it succeeded.
-//! - Reads use a small pool of read-only connections on the calling thread (`reads.rs`).
+//! - Reads use a small pool of read-only connections on the calling thread (`reads.rs`);
+//!   the credential and authorization lookups of the request path are cached
+//!   (`cache.rs`), invalidated by administrative writes.
 //! - WAL mode lets readers, the writer and another process (the admin CLI) share the
 //!   file; `busy_timeout` makes writers from two processes wait for each other.
 
+mod cache;
 mod codec;
 mod reads;
 mod schema;
@@ -33,6 +36,7 @@ use crate::{
     EnqueueOutcome, Execution, ExecutionPage, KeyStatus, MasterKey, NewAccessKey, NewSession,
     SessionCredentials, Store, StoreError,
 };
+use cache::{authorization_key, ReadCache};
 use codec::{to_nanos, whole_seconds_utc};
 use reads::{ReadPool, BUSY_TIMEOUT};
 use writer::Writer;
@@ -46,18 +50,26 @@ const MASTER_KEY_CHECK: &str = "master_key_check";
 /// The embedded [`Store`]: `<data_dir>/k9.sqlite3`, secrets encrypted with the
 /// [`MasterKey`].
 ///
+/// Credentials and authorization decisions are cached in memory: this process's
+/// administrative writes take effect at once, those of another process sharing the file
+/// (the admin CLI) within 100 ms.
+///
 /// Dropping it commits every pending write (including audit events) and stops the
 /// writer thread; it blocks for that commit.
 pub struct SqliteStore {
     db_path: PathBuf,
+    audit_path: PathBuf,
     cipher: SecretCipher,
     readers: ReadPool,
+    cache: ReadCache,
     writer: Writer,
 }
 
 impl SqliteStore {
     /// The database file's name inside the data directory.
     pub const FILE_NAME: &'static str = "k9.sqlite3";
+    /// The audit log's file name inside the data directory.
+    pub const AUDIT_FILE_NAME: &'static str = "audit.sqlite3";
 
     /// Opens (creating if needed) `<data_dir>/k9.sqlite3` and brings its schema up to
     /// date. Fails with [`StoreError::MasterKeyMismatch`] if the database was created
@@ -66,18 +78,58 @@ impl SqliteStore {
         create_data_dir(data_dir)?;
         let db_path = data_dir.join(Self::FILE_NAME);
         create_private_file(&db_path)?;
+        let audit_path = data_dir.join(Self::AUDIT_FILE_NAME);
+        create_private_file(&audit_path)?;
         let mut conn = open_writer(&db_path)?;
         schema::migrate(&mut conn)?;
+        schema::attach_audit(&conn, &audit_path)?;
         let cipher = SecretCipher::new(&master_key);
         check_master_key(&mut conn, &cipher)?;
         let readers = ReadPool::open(&db_path)?;
+        let cache = ReadCache::new(readers.with(reads::admin_generation)?);
         let writer = Writer::start(conn, &db_path)?;
         Ok(Self {
             db_path,
+            audit_path,
             cipher,
             readers,
+            cache,
             writer,
         })
+    }
+
+    /// Checks, at most once per refresh interval, whether another process made an
+    /// administrative change, and if so empties the caches.
+    fn refresh_cache(&self) {
+        if self.cache.db_check_due() {
+            match self.readers.with(reads::admin_generation) {
+                Ok(generation) => self.cache.saw_db_generation(generation),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not check for administrative changes; dropping caches");
+                    self.cache.invalidate();
+                }
+            }
+        }
+    }
+
+    /// Runs an administrative write: counts it in the database (for other processes'
+    /// caches) in the same transaction, and invalidates this process's caches once it
+    /// has committed.
+    async fn admin_write<T, F>(&self, write: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let result = self
+            .writer
+            .submit(move |conn| {
+                let value = write(conn)?;
+                writes::bump_admin_generation(conn)?;
+                Ok(value)
+            })
+            .await;
+        self.cache.invalidate();
+        result
     }
 
     /// The database file.
@@ -169,8 +221,18 @@ fn check_master_key(conn: &mut Connection, cipher: &SecretCipher) -> Result<(), 
 #[async_trait]
 impl Store for SqliteStore {
     async fn credential(&self, id: &AccessKeyId) -> Result<Option<Credential>, StoreError> {
-        self.readers
-            .with(|conn| reads::credential(conn, &self.cipher, id))
+        self.refresh_cache();
+        if let Some(credential) = self.cache.credential(id.as_str()) {
+            return Ok(Some(credential));
+        }
+        let generation = self.cache.generation();
+        let credential = self
+            .readers
+            .with(|conn| reads::credential(conn, &self.cipher, id))?;
+        if let Some(credential) = &credential {
+            self.cache.put_credential(generation, credential.clone());
+        }
+        Ok(credential)
     }
 
     async fn record_key_use(&self, id: &AccessKeyId, at: OffsetDateTime) {
@@ -186,8 +248,17 @@ impl Store for SqliteStore {
         customer: &CustomerId,
         account: &AccountId,
     ) -> Result<bool, StoreError> {
-        self.readers
-            .with(|conn| reads::is_authorized(conn, caller, customer, account))
+        self.refresh_cache();
+        let key = authorization_key(caller, customer.as_str(), account.as_str());
+        if let Some(allowed) = self.cache.authorization(&key) {
+            return Ok(allowed);
+        }
+        let generation = self.cache.generation();
+        let allowed = self
+            .readers
+            .with(|conn| reads::is_authorized(conn, caller, customer, account))?;
+        self.cache.put_authorization(key, generation, allowed);
+        Ok(allowed)
     }
 
     async fn enqueue_execution(
@@ -270,11 +341,10 @@ impl Store for SqliteStore {
         let create_date = whole_seconds_utc(now);
         let unique_id = random::unique_id("AIDA");
         let (user, id) = (arn.clone(), key_id.clone());
-        self.writer
-            .submit(move |conn| {
-                writes::create_user_key(conn, &user, &unique_id, &id, &sealed, create_date)
-            })
-            .await?;
+        self.admin_write(move |conn| {
+            writes::create_user_key(conn, &user, &unique_id, &id, &sealed, create_date)
+        })
+        .await?;
         Ok(NewAccessKey {
             access_key: AccessKey {
                 user_name: name.clone(),
@@ -298,8 +368,7 @@ impl Store for SqliteStore {
             random::unique_id("AROA"),
             whole_seconds_utc(now),
         );
-        self.writer
-            .submit(move |conn| writes::create_role(conn, &role, &unique_id, created))
+        self.admin_write(move |conn| writes::create_role(conn, &role, &unique_id, created))
             .await
     }
 
@@ -314,15 +383,13 @@ impl Store for SqliteStore {
             )));
         }
         let id = id.clone();
-        self.writer
-            .submit(move |conn| writes::set_key_status(conn, &id, status))
+        self.admin_write(move |conn| writes::set_key_status(conn, &id, status))
             .await
     }
 
     async fn delete_key(&self, id: &AccessKeyId) -> Result<(), StoreError> {
         let id = id.clone();
-        self.writer
-            .submit(move |conn| writes::delete_key(conn, &id))
+        self.admin_write(move |conn| writes::delete_key(conn, &id))
             .await
     }
 
@@ -333,8 +400,7 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let (id, name) = (id.clone(), name.map(str::to_owned));
-        self.writer
-            .submit(move |conn| writes::create_customer(conn, &id, name.as_deref(), now))
+        self.admin_write(move |conn| writes::create_customer(conn, &id, name.as_deref(), now))
             .await
     }
 
@@ -345,8 +411,7 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let (customer, account) = (customer.clone(), account.clone());
-        self.writer
-            .submit(move |conn| writes::add_account(conn, &customer, &account, now))
+        self.admin_write(move |conn| writes::add_account(conn, &customer, &account, now))
             .await
     }
 
@@ -357,15 +422,13 @@ impl Store for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let (customer, arn) = (customer.clone(), arn.clone());
-        self.writer
-            .submit(move |conn| writes::approve(conn, &customer, &arn, now))
+        self.admin_write(move |conn| writes::approve(conn, &customer, &arn, now))
             .await
     }
 
     async fn revoke(&self, customer: &CustomerId, arn: &PrincipalArn) -> Result<(), StoreError> {
         let (customer, arn) = (customer.clone(), arn.clone());
-        self.writer
-            .submit(move |conn| writes::revoke(conn, &customer, &arn))
+        self.admin_write(move |conn| writes::revoke(conn, &customer, &arn))
             .await
     }
 
@@ -413,8 +476,7 @@ impl Store for SqliteStore {
             expires_at,
         };
         let role_unique_id = self
-            .writer
-            .submit(move |conn| writes::create_session(conn, &row))
+            .admin_write(move |conn| writes::create_session(conn, &row))
             .await?;
         Ok(NewSession {
             credentials: SessionCredentials {
@@ -432,6 +494,13 @@ impl Store for SqliteStore {
 
     async fn audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE_SIZE);
-        self.readers.with(|conn| reads::audit_events(conn, limit))
+        // Audit reads are for administration, not the request path: a short-lived
+        // connection to the audit file keeps the readers' pool free of it.
+        let conn = Connection::open_with_flags(
+            &self.audit_path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        reads::audit_events(&conn, limit)
     }
 }

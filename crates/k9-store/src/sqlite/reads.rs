@@ -21,6 +21,8 @@ use crate::{
 
 /// Idle read connections kept for reuse; more are opened under load and closed after.
 const MAX_IDLE_READERS: usize = 8;
+/// Bytes of the database file each reader maps into memory.
+const MMAP_SIZE: i64 = 0;
 /// Prepared statements cached per connection.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
 
@@ -76,6 +78,9 @@ fn open_reader(path: &Path) -> Result<Connection, StoreError> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Pages of the main file are read through a memory map instead of a read() each,
+    // which matters because the page cache is emptied whenever another connection commits.
+    conn.pragma_update(None, "mmap_size", MMAP_SIZE)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
     Ok(conn)
 }
@@ -162,20 +167,23 @@ pub(crate) fn is_authorized(
     customer: &CustomerId,
     account: &AccountId,
 ) -> Result<bool, StoreError> {
-    let registered = conn
-        .prepare_cached("SELECT 1 FROM accounts WHERE account_id = ?1 AND customer_id = ?2")?
-        .exists(params![account.as_str(), customer.as_str()])?;
-    if !registered {
-        return Ok(false);
-    }
-    // The index narrows the candidates to approvals in the caller's account with the
-    // caller's (or, for a session, its role's) name; the domain decides which cover it.
+    // One statement (one read transaction): the join yields nothing unless the account is
+    // registered to the customer; the index narrows the candidates to approvals in the
+    // caller's account with the caller's (or, for a session, its role's) name; the domain
+    // decides which of them cover the caller.
     let mut candidates = conn.prepare_cached(
-        "SELECT principal_arn FROM approvals
-         WHERE customer_id = ?1 AND principal_account = ?2 AND principal_name = ?3",
+        "SELECT approvals.principal_arn
+         FROM accounts JOIN approvals ON approvals.customer_id = accounts.customer_id
+         WHERE accounts.account_id = ?1 AND accounts.customer_id = ?2
+           AND approvals.principal_account = ?3 AND approvals.principal_name = ?4",
     )?;
     let rows = candidates.query_map(
-        params![customer.as_str(), caller.account().as_str(), caller.name()],
+        params![
+            account.as_str(),
+            customer.as_str(),
+            caller.account().as_str(),
+            caller.name()
+        ],
         |r| r.get::<_, String>(0),
     )?;
     for arn in rows {
@@ -185,6 +193,13 @@ pub(crate) fn is_authorized(
         }
     }
     Ok(false)
+}
+
+/// The administrative change counter (see the `admin_generation` row in `store_meta`).
+pub(crate) fn admin_generation(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM store_meta WHERE key = 'admin_generation'")?
+        .query_row([], |r| r.get(0))?)
 }
 
 const EXECUTION_COLUMNS: &str =

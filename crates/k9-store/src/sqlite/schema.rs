@@ -23,8 +23,12 @@ const MIGRATIONS: &[Migration] = &[Migration {
     sql: r#"
 CREATE TABLE store_meta (
     key   TEXT PRIMARY KEY,
-    value BLOB NOT NULL
+    value ANY NOT NULL
 ) STRICT;
+-- Bumped by every administrative write (keys, sessions, customers, accounts, approvals),
+-- by any process, so that caches of credentials and authorization decisions in a
+-- running server notice changes made by the admin CLI.
+INSERT INTO store_meta (key, value) VALUES ('admin_generation', 0);
 
 CREATE TABLE customers (
     customer_id TEXT PRIMARY KEY,
@@ -104,7 +108,15 @@ CREATE INDEX executions_newest_first
 CREATE UNIQUE INDEX executions_one_queued
     ON executions (customer_id, account_id) WHERE status = 'queued';
 
-CREATE TABLE audit_events (
+"#,
+}];
+
+/// The audit log lives in its own file, attached to the writer's connection as `audit`.
+/// Audit rows are written on every request; kept in the main file, each of those commits
+/// would invalidate every reader's page cache, and reads on the request path would pay
+/// for it. Nothing joins audit rows with the rest, so they lose nothing by living apart.
+pub(crate) const AUDIT_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS audit.audit_events (
     id            INTEGER PRIMARY KEY,
     time          INTEGER NOT NULL,
     request_id    TEXT NOT NULL,
@@ -115,8 +127,31 @@ CREATE TABLE audit_events (
     outcome       TEXT NOT NULL,
     reason        TEXT NOT NULL
 ) STRICT;
-"#,
-}];
+";
+
+/// Attaches the audit file at `path` to the writer's connection as `audit`, in WAL mode,
+/// and creates its table if needed. Audit commits are not fsync'd on their own
+/// (`synchronous=NORMAL`): a process crash loses none, a power cut may lose the last
+/// instants' rows.
+pub(crate) fn attach_audit(conn: &Connection, path: &std::path::Path) -> Result<(), StoreError> {
+    let path = path.to_str().ok_or_else(|| {
+        StoreError::invalid(format!(
+            "the data directory path {} is not UTF-8",
+            path.display()
+        ))
+    })?;
+    conn.execute("ATTACH DATABASE ?1 AS audit", [path])?;
+    let mode: String =
+        conn.pragma_update_and_check(Some("audit"), "journal_mode", "WAL", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::invalid(format!(
+            "could not switch {path} to WAL mode (got '{mode}')"
+        )));
+    }
+    conn.pragma_update(Some("audit"), "synchronous", "NORMAL")?;
+    conn.execute_batch(AUDIT_SCHEMA)?;
+    Ok(())
+}
 
 /// Brings the database up to the latest schema. Safe to run on every open, including
 /// from two processes at once (the check and the changes share one IMMEDIATE transaction).

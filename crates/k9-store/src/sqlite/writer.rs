@@ -23,6 +23,11 @@ use crate::{AuditEvent, StoreError};
 
 /// Most commands in one transaction.
 const MAX_BATCH: usize = 512;
+/// A batch nobody waits on, smaller than this, waits [`LINGER`] for company.
+const LINGER_BELOW: usize = 128;
+/// How long a fire-and-forget batch waits for more commands (an awaited write arriving
+/// meanwhile waits at most this long too).
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 /// Commands that may wait for the writer before senders wait for room (back-pressure
 /// instead of unbounded memory).
 const CHANNEL_CAPACITY: usize = 16_384;
@@ -100,6 +105,9 @@ enum Command {
 pub(crate) struct Writer {
     sender: Option<mpsc::Sender<Command>>,
     thread: Option<JoinHandle<()>>,
+    /// The last key-use second sent per key: a busy key costs the writer one update a
+    /// second, not one a request.
+    last_key_use: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 impl Writer {
@@ -117,6 +125,7 @@ impl Writer {
         Ok(Self {
             sender: Some(sender),
             thread: Some(thread),
+            last_key_use: std::sync::Mutex::default(),
         })
     }
 
@@ -136,6 +145,22 @@ impl Writer {
 
     /// Queues a key-use update; does not wait for it to be committed.
     pub(crate) async fn record_key_use(&self, access_key_id: String, at: i64) {
+        const NANOS_PER_SECOND: i64 = 1_000_000_000;
+        {
+            // A poisoned lock still holds a valid map (inserts cannot be left half-done).
+            let mut last = self
+                .last_key_use
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let second = at / NANOS_PER_SECOND;
+            match last.get_mut(&access_key_id) {
+                Some(sent) if *sent >= second => return,
+                Some(sent) => *sent = second,
+                None => {
+                    last.insert(access_key_id.clone(), second);
+                }
+            }
+        }
         if let Err(e) = self.send(Command::KeyUse { access_key_id, at }).await {
             tracing::warn!(error = %e, "key use not recorded");
         }
@@ -215,12 +240,43 @@ fn in_savepoint<T>(
 /// channel is empty.
 fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // The connection starts with synchronous=FULL (see `open_writer`).
+    let mut synchronous_full = true;
     while let Some(first) = receiver.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match receiver.try_recv() {
                 Ok(command) => batch.push(command),
                 Err(_) => break,
+            }
+        }
+        let awaited = |batch: &[Command]| {
+            batch
+                .iter()
+                .any(|c| matches!(c, Command::Write(_) | Command::Flush(_)))
+        };
+        // Nobody waits on a small batch of audit rows and key-use stamps: let more gather
+        // for a moment, so a stream of requests costs one commit per few hundred rows
+        // rather than one per handful.
+        if batch.len() < LINGER_BELOW && !awaited(&batch) {
+            std::thread::sleep(LINGER);
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+        }
+        // Only a batch someone waits on (a write or a flush) must be on disk before the
+        // commit returns. A batch of audit rows and key-use stamps alone is committed
+        // without its own fsync: a process crash cannot lose it (it is in the OS's
+        // hands), and the next durable commit fsyncs the WAL, these frames included.
+        let durable = awaited(&batch);
+        if durable != synchronous_full {
+            let mode = if durable { "FULL" } else { "NORMAL" };
+            match conn.pragma_update(None, "synchronous", mode) {
+                Ok(()) => synchronous_full = durable,
+                Err(e) => tracing::warn!(error = %e, mode, "could not switch synchronous mode"),
             }
         }
         commit_batch(&mut conn, &mut batch);
@@ -245,7 +301,6 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
     let mut flushes = Vec::new();
     let mut key_uses: HashMap<String, i64> = HashMap::new();
     let mut poisoned = None;
-    let mut audit_failures = 0usize;
     for command in batch.drain(..) {
         match command {
             Command::Write(job) => {
@@ -261,14 +316,13 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
             }
             Command::Audit(event) => {
                 if let Err(e) = writes::insert_audit_event(&tx, &event) {
-                    audit_failures += 1;
                     tracing::error!(error = %e, request_id = %event.request_id, "audit event not recorded");
                 }
             }
             Command::Flush(reply) => flushes.push(reply),
         }
     }
-    if audit_failures == 0 && poisoned.is_none() {
+    if poisoned.is_none() {
         for (access_key_id, at) in &key_uses {
             if let Err(e) = writes::record_key_use(&tx, access_key_id, *at) {
                 tracing::warn!(error = %e, %access_key_id, "key use not recorded");

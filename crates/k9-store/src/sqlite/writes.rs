@@ -360,10 +360,17 @@ pub(crate) fn create_session(conn: &Connection, row: &SessionRow) -> Result<Stri
     Ok(role_unique_id)
 }
 
+/// Counts an administrative change, so that every process's caches drop what they hold.
+pub(crate) fn bump_admin_generation(conn: &Connection) -> Result<(), StoreError> {
+    conn.prepare_cached("UPDATE store_meta SET value = value + 1 WHERE key = 'admin_generation'")?
+        .execute([])?;
+    Ok(())
+}
+
 /// Inserts an (already sanitized) audit event.
 pub(crate) fn insert_audit_event(conn: &Connection, event: &AuditEvent) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO audit_events (time, request_id, access_key_id, principal, method, path, outcome, reason)
+        "INSERT INTO audit.audit_events (time, request_id, access_key_id, principal, method, path, outcome, reason)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![

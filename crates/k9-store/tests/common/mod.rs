@@ -36,18 +36,28 @@ pub fn arn(s: &str) -> PrincipalArn {
 
 /// Creates customer `c` owning `accounts`.
 pub async fn customer_with_accounts(store: &dyn Store, c: &str, accounts: &[&str]) {
-    store.create_customer(&customer(c), Some("Test customer"), NOW).await.expect("create customer");
+    store
+        .create_customer(&customer(c), Some("Test customer"), NOW)
+        .await
+        .expect("create customer");
     for a in accounts {
-        store.add_account(&customer(c), &account(a), NOW).await.expect("add account");
+        store
+            .add_account(&customer(c), &account(a), NOW)
+            .await
+            .expect("add account");
     }
 }
 
 /// Every byte of the database and its WAL, as they are on disk now.
+/// The bytes of every database file (main and audit, with their WAL files).
 pub fn raw_database_bytes(dir: &Path) -> Vec<u8> {
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read data dir") {
         let entry = entry.expect("dir entry");
-        if entry.file_name().to_string_lossy().starts_with(SqliteStore::FILE_NAME) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(SqliteStore::FILE_NAME)
+            || name.starts_with(SqliteStore::AUDIT_FILE_NAME)
+        {
             bytes.extend(std::fs::read(entry.path()).expect("read database file"));
         }
     }
