@@ -44,16 +44,25 @@ enum Action {
 /// Allows the call only if the caller is an approved principal of the customer and the
 /// account is registered to it. The refusal is the same whether or not the customer or account
 /// exists.
-async fn authorize(
-    state: &AppState,
-    caller: &Caller,
-    request_id: &RequestId,
-    method: &str,
-    path: &str,
-    customer: &CustomerId,
-    account: &AccountId,
+/// What a caller asks to do, for [`authorize`] and its audit row.
+struct Ask<'a> {
+    request_id: &'a RequestId,
+    method: &'static str,
+    path: String,
+    customer: &'a CustomerId,
+    account: &'a AccountId,
     action: Action,
-) -> Result<(), ApiError> {
+}
+
+async fn authorize(state: &AppState, caller: &Caller, ask: Ask<'_>) -> Result<(), ApiError> {
+    let Ask {
+        request_id,
+        method,
+        path,
+        customer,
+        account,
+        action,
+    } = ask;
     let allowed = state
         .store
         .is_authorized(&caller.arn, customer, account)
@@ -75,7 +84,7 @@ async fn authorize(
             access_key_id: Some(caller.access_key_id.to_string()),
             principal: Some(caller.arn.to_string()),
             method: method.to_owned(),
-            path: path.to_owned(),
+            path,
             outcome: if allowed {
                 AuditOutcome::Allowed
             } else {
@@ -141,18 +150,15 @@ pub async fn trigger_analysis(
     })?;
     body_field(&parsed.customer_id, "customerId", customer.as_str())?;
     body_field(&parsed.account_id, "accountId", account.as_str())?;
-    let path = format!("/customer/{customer}/account/{account}/analysis");
-    authorize(
-        &state,
-        &caller,
-        &request_id,
-        "POST",
-        &path,
-        &customer,
-        &account,
-        Action::Trigger,
-    )
-    .await?;
+    let ask = Ask {
+        request_id: &request_id,
+        method: "POST",
+        path: format!("/customer/{customer}/account/{account}/analysis"),
+        customer: &customer,
+        account: &account,
+        action: Action::Trigger,
+    };
+    authorize(&state, &caller, ask).await?;
     let outcome = state
         .store
         .enqueue_execution(&customer, &account, &caller.arn, OffsetDateTime::now_utc())
@@ -183,18 +189,15 @@ pub async fn get_analysis(
     let account = parse_account(&raw_account)?;
     let execution_id = ExecutionId::parse(&raw_execution)
         .map_err(|e| ApiError::bad_request(format!("Invalid executionId: {e}")))?;
-    let path = format!("/customer/{customer}/account/{account}/analysis/{execution_id}");
-    authorize(
-        &state,
-        &caller,
-        &request_id,
-        "GET",
-        &path,
-        &customer,
-        &account,
-        Action::Read,
-    )
-    .await?;
+    let ask = Ask {
+        request_id: &request_id,
+        method: "GET",
+        path: format!("/customer/{customer}/account/{account}/analysis/{execution_id}"),
+        customer: &customer,
+        account: &account,
+        action: Action::Read,
+    };
+    authorize(&state, &caller, ask).await?;
     let not_found = || ApiError::not_found(format!("Execution {execution_id} not found"));
     if execution_id.customer_id() != customer || execution_id.account_id() != account {
         return Err(not_found());
@@ -245,18 +248,15 @@ pub async fn list_analyses(
                 ))
             })?,
     };
-    let path = format!("/customer/{customer}/account/{account}/analysis");
-    authorize(
-        &state,
-        &caller,
-        &request_id,
-        "GET",
-        &path,
-        &customer,
-        &account,
-        Action::Read,
-    )
-    .await?;
+    let ask = Ask {
+        request_id: &request_id,
+        method: "GET",
+        path: format!("/customer/{customer}/account/{account}/analysis"),
+        customer: &customer,
+        account: &account,
+        action: Action::Read,
+    };
+    authorize(&state, &caller, ask).await?;
     let page = state
         .store
         .list_executions(&customer, &account, limit, query.next_token.as_deref())

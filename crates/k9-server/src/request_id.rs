@@ -26,6 +26,17 @@ fn new_request_id() -> String {
     id
 }
 
+/// Assigns a request id, exposes it to inner layers, and stamps it on the response.
+pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
+    let id = new_request_id();
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,15 +50,4 @@ mod tests {
         assert_eq!(groups, [8, 4, 4, 4, 12]);
         assert!(a.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
     }
-}
-
-/// Assigns a request id, exposes it to inner layers, and stamps it on the response.
-pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
-    let id = new_request_id();
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.run(request).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-amzn-requestid", value);
-    }
-    response
 }

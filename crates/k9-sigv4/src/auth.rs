@@ -35,6 +35,50 @@ pub(crate) struct ParsedAuth<'r> {
     pub session_token: Option<Cow<'r, str>>,
     /// The query, parsed once (needed for the canonical query string).
     pub query: Vec<QueryParam<'r>>,
+    /// The first `x-amz-content-sha256` value, if any.
+    pub content_sha256: Option<&'r [u8]>,
+}
+
+/// The headers SigV4 gives a meaning to, found in one pass over the request's headers (the
+/// first value of each, ASCII case-insensitively), instead of one pass per name.
+#[derive(Default)]
+struct AuthHeaders<'r> {
+    authorization: Option<&'r [u8]>,
+    authorization_count: usize,
+    x_amz_date: Option<&'r [u8]>,
+    date: Option<&'r [u8]>,
+    security_token: Option<&'r [u8]>,
+    content_sha256: Option<&'r [u8]>,
+}
+
+impl<'r> AuthHeaders<'r> {
+    fn scan(request: &HttpRequest<'r>) -> Self {
+        let mut found = Self::default();
+        for &(name, value) in request.headers {
+            let slot = match name.len() {
+                4 if name.eq_ignore_ascii_case("date") => &mut found.date,
+                10 if name.eq_ignore_ascii_case("x-amz-date") => &mut found.x_amz_date,
+                13 if name.eq_ignore_ascii_case("authorization") => {
+                    found.authorization_count += 1;
+                    &mut found.authorization
+                }
+                20 if name.eq_ignore_ascii_case("x-amz-security-token") => {
+                    &mut found.security_token
+                }
+                20 if name.eq_ignore_ascii_case("x-amz-content-sha256") => {
+                    &mut found.content_sha256
+                }
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        found
+    }
+}
+
+/// A header value as text, if it is UTF-8.
+fn text_of(value: Option<&[u8]>) -> Option<&str> {
+    value.and_then(|v| std::str::from_utf8(v).ok())
 }
 
 fn decoded(raw: &str) -> Cow<'_, str> {
@@ -60,23 +104,20 @@ fn hashed_header(header: &[u8]) -> String {
 pub(crate) fn parse<'r>(request: &HttpRequest<'r>) -> Result<ParsedAuth<'r>, VerifyError> {
     let query = parse_query(request.query);
     let has_query_auth = query.iter().any(|p| p.raw_key == "X-Amz-Algorithm");
-    let mut authorization = request.header_values("authorization");
-    let header = authorization.next();
-    match (header, has_query_auth) {
+    let headers = AuthHeaders::scan(request);
+    match (headers.authorization, has_query_auth) {
         (None, false) => Err(VerifyError::MissingAuthenticationToken),
         (Some(_), true) => Err(VerifyError::MultipleAuthMechanisms),
-        (Some(header), false) => {
-            if authorization.next().is_some() {
-                return Err(VerifyError::MultipleAuthMechanisms);
-            }
-            parse_header(request, header, query)
+        (Some(_), false) if headers.authorization_count > 1 => {
+            Err(VerifyError::MultipleAuthMechanisms)
         }
-        (None, true) => parse_presigned(query),
+        (Some(header), false) => parse_header(&headers, header, query),
+        (None, true) => parse_presigned(query, headers.content_sha256),
     }
 }
 
 fn parse_header<'r>(
-    request: &HttpRequest<'r>,
+    headers: &AuthHeaders<'r>,
     header: &'r [u8],
     query: Vec<QueryParam<'r>>,
 ) -> Result<ParsedAuth<'r>, VerifyError> {
@@ -103,10 +144,9 @@ fn parse_header<'r>(
             _ => {}
         }
     }
-    let date = request
-        .header_str("x-amz-date")
+    let date = text_of(headers.x_amz_date)
         .map(|d| (d, "X-Amz-Date"))
-        .or_else(|| request.header_str("date").map(|d| (d, "Date")));
+        .or_else(|| text_of(headers.date).map(|d| (d, "Date")));
 
     let mut missing = String::new();
     for (name, present) in [
@@ -144,14 +184,16 @@ fn parse_header<'r>(
         date: Cow::Borrowed(date),
         date_source,
         expires: None,
-        session_token: request
-            .header_str("x-amz-security-token")
-            .map(Cow::Borrowed),
+        session_token: text_of(headers.security_token).map(Cow::Borrowed),
         query,
+        content_sha256: headers.content_sha256,
     })
 }
 
-fn parse_presigned(query: Vec<QueryParam<'_>>) -> Result<ParsedAuth<'_>, VerifyError> {
+fn parse_presigned<'r>(
+    query: Vec<QueryParam<'r>>,
+    content_sha256: Option<&'r [u8]>,
+) -> Result<ParsedAuth<'r>, VerifyError> {
     let algorithm = query_value(&query, "X-Amz-Algorithm");
     let credential = query_value(&query, "X-Amz-Credential");
     let signature = query_value(&query, "X-Amz-Signature");
@@ -198,5 +240,6 @@ fn parse_presigned(query: Vec<QueryParam<'_>>) -> Result<ParsedAuth<'_>, VerifyE
         expires,
         session_token,
         query,
+        content_sha256,
     })
 }

@@ -15,6 +15,7 @@ const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
 /// and `(x - 0x01…) & !x & 0x80…` flags zero bytes. A borrow can only flag a byte *above* a
 /// true zero, never below, so the lowest flag (little-endian load: the earliest byte) is
 /// always a real match.
+#[inline]
 pub(crate) fn find_byte(bytes: &[u8], needle: u8) -> Option<usize> {
     let pattern = u64::from_le_bytes([needle; 8]);
     let mut chunks = bytes.chunks_exact(8);
@@ -60,6 +61,7 @@ pub(crate) struct Split<'a> {
 impl<'a> Iterator for Split<'a> {
     type Item = &'a str;
 
+    #[inline]
     fn next(&mut self) -> Option<&'a str> {
         let rest = self.rest?;
         match find(rest, self.sep) {
@@ -77,6 +79,7 @@ impl<'a> Iterator for Split<'a> {
 }
 
 /// `text` split at the first ASCII byte `sep` (as `text.split_once(sep)`).
+#[inline]
 pub(crate) fn split_once(text: &str, sep: u8) -> Option<(&str, &str)> {
     debug_assert!(sep.is_ascii());
     let i = find(text, sep)?;

@@ -156,8 +156,7 @@ impl Verifier {
 
         let scope = self.check_scope(&parsed, amz_date.day())?;
 
-        let claimed = request.header_values("x-amz-content-sha256").next();
-        let payload_hash = match claimed.map(std::str::from_utf8) {
+        let payload_hash = match parsed.content_sha256.map(std::str::from_utf8) {
             Some(Ok(UNSIGNED_PAYLOAD))
                 if self.config.settings.uri_encoding == crate::UriEncoding::Single =>
             {
