@@ -50,10 +50,10 @@ pub enum LogFormat {
 }
 
 /// Starts `tracing` output on stderr. The level comes from `K9_LOG` (e.g. `debug`,
-/// `k9_server=debug`), default `info`.
-pub fn init_logging(format: LogFormat) {
+/// `k9_server=debug`), else `default_level`.
+pub fn init_logging(format: LogFormat, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("K9_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -110,6 +110,10 @@ async fn show(
         }
     }
     println!("> {} {}", exchange.method, url);
+    // The HTTP client adds Host from the URL; it is signed all the same.
+    if let Some(host) = request.uri().authority() {
+        println!("> host: {host}");
+    }
     let mut names: Vec<_> = request
         .headers()
         .keys()
@@ -158,7 +162,8 @@ async fn show(
 
 /// Runs `k9 demo`.
 pub async fn run(args: DemoArgs) -> ExitCode {
-    common::init_logging(LogFormat::Human);
+    // The walkthrough prints what matters; logs would interleave with it.
+    common::init_logging(LogFormat::Human, "warn");
     match demo(args).await {
         Ok(code) => code,
         Err(message) => {

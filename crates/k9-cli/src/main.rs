@@ -14,7 +14,14 @@ use clap::{Parser, Subcommand};
 
 /// k9: request IAM analyses of AWS accounts over an AWS SigV4-authenticated API.
 #[derive(Debug, Parser)]
-#[command(name = "k9", version, about, long_about = None)]
+#[command(
+    name = "k9",
+    version,
+    about = "k9: request IAM analyses of AWS accounts over an API authenticated with AWS Signature Version 4",
+    after_help = "Start here: `k9 demo` runs the whole flow on a fresh local server.\n\
+Server side:  k9 serve, k9 admin ...\n\
+Client side:  k9 analyze account ..., k9 analysis get|list ... (uses your AWS credentials)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

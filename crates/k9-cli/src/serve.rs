@@ -72,7 +72,7 @@ pub async fn shutdown_signal() {
 
 /// Runs `k9 serve`.
 pub async fn run(args: ServeArgs) -> ExitCode {
-    common::init_logging(args.log_format);
+    common::init_logging(args.log_format, "info");
     let store = match common::open_store(&args.data_dir.data_dir) {
         Ok(store) => store,
         Err(message) => {

@@ -403,3 +403,29 @@ fn admin_session_create_prints_sts_shaped_credentials() {
     assert_eq!(user["AccessKey"]["UserName"], "alice");
     assert_eq!(user["AccessKey"]["Status"], "Active");
 }
+
+#[test]
+fn demo_walks_through_the_main_job_and_exits_with_exit_flag() {
+    let output = Command::new(K9)
+        .args(["demo", "--exit", "--listen", "127.0.0.1:0"])
+        .env_remove("K9_MASTER_KEY")
+        .output()
+        .expect("run k9 demo");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "k9 demo failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for expected in [
+        "< 202 Accepted",
+        "\"status\": \"queued\"",
+        "Caller is not authorized to trigger analysis for k9 customerId (C123456) and accountId (123456789012)",
+        "x-amzn-errortype: InvalidSignatureException",
+        "\"message\": \"Missing Authentication Token\"",
+        "curl --aws-sigv4 \"aws:amz:us-east-1:execute-api\"",
+    ] {
+        assert!(stdout.contains(expected), "demo output lacks {expected:?}:\n{stdout}");
+    }
+    assert_eq!(stdout.matches("< 403 Forbidden").count(), 3, "{stdout}");
+}
