@@ -1,8 +1,8 @@
 //! The canonical request: the one string both sides must build identically.
 //!
-//! The verifier never materialises it on the success path: [`write_canonical_request`]
-//! streams it into SHA-256 (a [`Sink`]); only a mismatch, whose message echoes it, writes
-//! it into a buffer.
+//! [`write_canonical_request`] writes it into any [`Sink`]. The verifier uses one reused
+//! buffer and hashes it in a single call, which measured faster than streaming dozens of
+//! small pieces into the hasher.
 
 use std::borrow::Cow;
 
@@ -126,7 +126,7 @@ pub fn canonical_query_string(query: &str) -> String {
     canonical_query_from(&parse_query(query), |_| false)
 }
 
-/// Where a canonical request is written: a buffer, or straight into a hash.
+/// Where a canonical request is written.
 pub(crate) trait Sink {
     fn put(&mut self, bytes: &[u8]);
 }
@@ -137,19 +137,9 @@ impl Sink for Vec<u8> {
     }
 }
 
-impl Sink for Sha256 {
-    fn put(&mut self, bytes: &[u8]) {
-        self.update(bytes);
-    }
-}
-
 /// Writes a header name (or list of names) lower-cased, without allocating.
 fn put_lowercase(name: &str, sink: &mut impl Sink) {
-    // A fold rather than `any`: no early exit, so the check vectorises.
-    if !name
-        .bytes()
-        .fold(false, |upper, b| upper | b.is_ascii_uppercase())
-    {
+    if !text::has_ascii_uppercase(name.as_bytes()) {
         sink.put(name.as_bytes());
         return;
     }
@@ -436,7 +426,7 @@ mod tests {
     }
 
     #[test]
-    fn streaming_into_sha256_hashes_the_same_bytes() {
+    fn joined_and_listed_signed_headers_write_the_same_request() {
         let headers = [
             ("Host", &b"example.com"[..]),
             ("X-Note", b"  a   b "),
@@ -450,23 +440,23 @@ mod tests {
             body: b"",
         };
         let names = ["host", "X-Note"];
-        let text = CanonicalRequest::new(&request, "/", "", &names, EMPTY_PAYLOAD_SHA256);
+        let listed = CanonicalRequest::new(&request, "/", "", &names, EMPTY_PAYLOAD_SHA256);
         assert_eq!(
-            text.to_text(),
+            listed.to_text(),
             format!(
                 "GET\n/\n\nhost:example.com\nx-note:a b,c\n\nhost;x-note\n{EMPTY_PAYLOAD_SHA256}"
             )
         );
-        let mut hasher = Sha256::new();
+        let mut joined = Vec::new();
         write_canonical_request(
-            &mut hasher,
+            &mut joined,
             &request,
             "/",
             "",
             SignedHeaderNames::Joined("host;X-Note"),
             EMPTY_PAYLOAD_SHA256.as_bytes(),
         );
-        assert_eq!(hex::encode(hasher.finalize()), text.sha256_hex());
+        assert_eq!(joined, listed.as_bytes());
     }
 
     #[test]

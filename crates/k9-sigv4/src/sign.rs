@@ -127,8 +127,16 @@ pub enum SignError {
     ExpiresTooLong,
 }
 
-/// Headers a signer leaves unsigned because proxies rewrite them.
-const UNSIGNED_HEADERS: [&str; 4] = ["authorization", "user-agent", "x-amzn-trace-id", "expect"];
+/// Headers a signer leaves unsigned because proxies rewrite or drop them: the `aws-sigv4`
+/// crate's list (`authorization`, `user-agent`, `x-amzn-trace-id`, and `transfer-encoding`,
+/// which CloudFront may remove), plus `expect`, which the Go and Java SDKs also leave out.
+const UNSIGNED_HEADERS: [&str; 5] = [
+    "authorization",
+    "user-agent",
+    "x-amzn-trace-id",
+    "transfer-encoding",
+    "expect",
+];
 
 fn headers_to_sign(request: &HttpRequest<'_>, extra: &[&str]) -> Vec<String> {
     let mut names: Vec<String> = request
@@ -192,7 +200,7 @@ fn payload_hash(request: &HttpRequest<'_>, params: &SigningParams) -> String {
 /// Signs `request` with an `Authorization` header. The returned headers (`x-amz-date`,
 /// optional `x-amz-security-token` and `x-amz-content-sha256`, and `authorization`) must be
 /// added to the request as they are. Every header the request already has is signed, except
-/// `authorization`, `user-agent`, `x-amzn-trace-id` and `expect`.
+/// `authorization`, `user-agent`, `x-amzn-trace-id`, `transfer-encoding` and `expect`.
 pub fn sign_with_header(
     request: &HttpRequest<'_>,
     creds: &Credentials,

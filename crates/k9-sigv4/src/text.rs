@@ -42,6 +42,15 @@ fn find(text: &str, sep: u8) -> Option<usize> {
     find_byte(text.as_bytes(), sep)
 }
 
+/// Whether `bytes` holds an ASCII upper-case letter. A fold, not `any`: without an early
+/// exit the loop vectorises, and the lists and names it scans rarely have one.
+#[inline]
+pub(crate) fn has_ascii_uppercase(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(false, |upper, b| upper | b.is_ascii_uppercase())
+}
+
 /// The pieces of `text` between occurrences of the ASCII byte `sep` (as `text.split(sep)`).
 pub(crate) fn split(text: &str, sep: u8) -> Split<'_> {
     debug_assert!(sep.is_ascii());

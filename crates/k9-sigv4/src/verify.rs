@@ -129,11 +129,7 @@ impl Verifier {
     ) -> Result<PendingVerification<'v, 'r>, VerifyError> {
         let parsed = auth::parse(request)?;
 
-        let host_signed = text::split(&parsed.signed_headers, b';')
-            .any(|h| h.eq_ignore_ascii_case("host") || h.eq_ignore_ascii_case(":authority"));
-        if !host_signed {
-            return Err(VerifyError::HostNotSigned);
-        }
+        check_signed_headers(&parsed.signed_headers)?;
 
         let signed_at = match parsed.date_source {
             "Date" => parse_date_header(&parsed.date),
@@ -240,6 +236,48 @@ impl Verifier {
             service: service.to_owned(),
         })
     }
+}
+
+/// The signed header list names `host` (or HTTP/2's `:authority`), as AWS requires, and no
+/// name twice.
+///
+/// Each listed name copies all of that header's values into the canonical request, so a name
+/// listed N times copies them N times: a few kilobytes of `x;x;x;…` would make the verifier
+/// hash megabytes before it can tell the signature is wrong. Signers send the list lower-case
+/// and sorted, which the same pass confirms; only other lists are sorted to look for repeats.
+fn check_signed_headers(signed_headers: &str) -> Result<(), VerifyError> {
+    let mut host_signed = false;
+    let mut ascending = true;
+    let mut previous: Option<&str> = None;
+    for name in text::split(signed_headers, b';') {
+        host_signed |= name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case(":authority");
+        ascending &= previous.is_none_or(|previous| previous < name);
+        previous = Some(name);
+    }
+    if !host_signed {
+        return Err(VerifyError::HostNotSigned);
+    }
+    // Strictly ascending and without upper case, no name can repeat, even ignoring case.
+    if ascending && !text::has_ascii_uppercase(signed_headers.as_bytes()) {
+        return Ok(());
+    }
+    match repeated_name(signed_headers) {
+        Some(name) => Err(VerifyError::InvalidParameter {
+            message: format!("SignedHeaders must list each header once, not '{name}' twice"),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A header name `signed_headers` lists more than once (ASCII case-insensitively), lower-cased.
+fn repeated_name(signed_headers: &str) -> Option<String> {
+    let mut all: Vec<String> = text::split(signed_headers, b';')
+        .map(str::to_ascii_lowercase)
+        .collect();
+    all.sort_unstable();
+    all.windows(2)
+        .find(|pair| pair[0] == pair[1])
+        .map(|pair| pair[0].clone())
 }
 
 fn window_text(window: Duration) -> String {
@@ -399,8 +437,8 @@ impl PendingVerification<'_, '_> {
             if token_unsigned && self.parsed.session_token.is_none() {
                 continue;
             }
-            // The success path streams the canonical request into SHA-256 and the string to
-            // sign into the HMAC: nothing is materialised, and hashes stay on the stack.
+            // The canonical request is hashed in one call and the string to sign streamed
+            // into an HMAC keyed in advance; hashes stay on the stack as hex.
             let query = canonical_query(token_unsigned);
             canonical.clear();
             write_canonical_request(
@@ -450,5 +488,40 @@ impl PendingVerification<'_, '_> {
                 hex_str(&canonical_hash),
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_signed_header_names_are_found_in_any_order_and_case() {
+        for (list, repeated) in [
+            ("host", None),
+            ("content-type;host;x-amz-date", None),
+            ("x-amz-date;host", None),
+            ("Host;X-Amz-Date", None),
+            ("host;host", Some("host")),
+            ("host;x-amz-date;Host", Some("host")),
+            ("Host;host", Some("host")),
+            ("a;b;host;b", Some("b")),
+            ("host;;", Some("")),
+        ] {
+            let expected = match repeated {
+                None => Ok(()),
+                Some(name) => Err(VerifyError::InvalidParameter {
+                    message: format!(
+                        "SignedHeaders must list each header once, not '{name}' twice"
+                    ),
+                }),
+            };
+            assert_eq!(check_signed_headers(list), expected, "{list:?}");
+        }
+        assert_eq!(
+            check_signed_headers("x-amz-date;content-type"),
+            Err(VerifyError::HostNotSigned)
+        );
+        assert_eq!(check_signed_headers(":authority;x-amz-date"), Ok(()));
     }
 }

@@ -479,8 +479,6 @@ fn check_verifier(dir: &Path, ctx: &Context, form: Form) -> Tally {
             ..Tally::default()
         },
     };
-    case.expect(&signed, true, "nothing");
-    case.tally.mutations_equivalent -= 1;
     mutate_every_signed_part(&mut case, &signed);
     case.tally
 }
@@ -562,7 +560,7 @@ fn mutate_every_signed_part(case: &mut VerifierCase, signed: &OwnedRequest) {
         let lower = name.to_ascii_lowercase();
         let covered = signed_names.contains(&lower)
             || ["authorization", "x-amz-date", "x-amz-security-token"].contains(&lower.as_str());
-        for i in 0..name.len() {
+        for i in 0..name.chars().count() {
             let mut request = signed.clone();
             request.headers[h].0 = with_char_changed(name, i);
             case.expect(
@@ -571,18 +569,18 @@ fn mutate_every_signed_part(case: &mut VerifierCase, signed: &OwnedRequest) {
                 &format!("header name {:?}", request.headers[h].0),
             );
         }
-        for i in 0..value.len() {
+        for (i, &byte) in value.iter().enumerate() {
             let mut request = signed.clone();
-            request.headers[h].1[i] = mutate_byte(value[i]);
+            request.headers[h].1[i] = mutate_byte(byte);
             let shown = String::from_utf8_lossy(&request.headers[h].1).into_owned();
             case.expect(&request, !covered, &format!("{name} value {shown:?}"));
         }
     }
 
     // The body is always signed (its hash, or the empty hash, is in the canonical request).
-    for i in 0..signed.body.len() {
+    for (i, &byte) in signed.body.iter().enumerate() {
         let mut request = signed.clone();
-        request.body[i] = mutate_byte(signed.body[i]);
+        request.body[i] = mutate_byte(byte);
         case.expect(&request, false, &format!("body byte {i}"));
     }
     let mut request = signed.clone();
@@ -839,8 +837,9 @@ fn legacy_aws4_testsuite() {
                 ..Tally::default()
             },
         };
-        case.expect(&signed, true, "nothing");
-        case.tally.mutations_equivalent -= 1;
+        signed
+            .with(|r| case.verifier.verify(r, case.now, &case.lookup))
+            .unwrap_or_else(|e| panic!("{}: {e}", case.label));
         mutate_every_signed_part(&mut case, &signed);
         total += case.tally;
     }

@@ -609,3 +609,41 @@ fn error_types_map_to_aws_exception_names() {
         assert_eq!(error.error_type().as_str(), expected, "{error:?}");
     }
 }
+
+#[test]
+fn signed_headers_may_not_repeat_a_name() {
+    // Each listed name copies that header's values into the canonical request again: a
+    // repeated name would let a small request make the verifier hash megabytes.
+    let request = replace_authorization(
+        header_signed(&api_call(), SIGNED_AT, |_| {}),
+        "SignedHeaders=content-type;host;x-amz-date",
+        "SignedHeaders=content-type;host;x-amz-date;Host",
+    );
+    assert_rejected(
+        verify(&request, SIGNED_AT),
+        "IncompleteSignatureException",
+        "SignedHeaders must list each header once, not 'host' twice",
+    );
+}
+
+#[test]
+fn signed_headers_in_another_order_are_used_in_that_order() {
+    // Unsorted lists are not rejected: the canonical request follows the list as sent, so
+    // a signer that listed them in this order and signed accordingly verifies.
+    let request = replace_authorization(
+        header_signed(&api_call(), SIGNED_AT, |_| {}),
+        "SignedHeaders=content-type;host;x-amz-date",
+        "SignedHeaders=host;content-type;x-amz-date",
+    );
+    let error = verify(&request, SIGNED_AT).unwrap_err();
+    let VerifyError::SignatureMismatch {
+        canonical_request, ..
+    } = error
+    else {
+        panic!("{error:?}");
+    };
+    assert!(
+        canonical_request.contains("\nhost:example.amazonaws.com\ncontent-type:application/json\n")
+    );
+    assert!(canonical_request.contains("\nhost;content-type;x-amz-date\n"));
+}

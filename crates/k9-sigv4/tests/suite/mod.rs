@@ -32,7 +32,7 @@ pub fn root() -> PathBuf {
         "SigV4 test suite not found at {} (from {origin}); it must contain v4/",
         root.display()
     );
-    root
+    root.canonicalize().unwrap_or(root)
 }
 
 /// The case folders of `group` (e.g. `v4`, `smithy-rs-extra/v4`), sorted by name.
