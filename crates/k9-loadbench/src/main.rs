@@ -15,6 +15,11 @@ use k9_sigv4::{sign_with_header, Credentials, HttpRequest, SigningParams};
 use k9_store::{MasterKey, SqliteStore, Store};
 use time::OffsetDateTime;
 
+/// glibc's malloc is a measurable share of a signed request's cost once several threads
+/// allocate at once (arena contention, `malloc_consolidate`); mimalloc is not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Load benchmark for k9 serve.
 #[derive(Debug, Parser)]
 struct Args {

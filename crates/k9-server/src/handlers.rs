@@ -41,9 +41,6 @@ enum Action {
     Read,
 }
 
-/// Allows the call only if the caller is an approved principal of the customer and the
-/// account is registered to it. The refusal is the same whether or not the customer or account
-/// exists.
 /// What a caller asks to do, for [`authorize`] and its audit row.
 struct Ask<'a> {
     request_id: &'a RequestId,
@@ -54,6 +51,9 @@ struct Ask<'a> {
     action: Action,
 }
 
+/// Allows the call only if the caller is an approved principal of the customer and the
+/// account is registered to it. The refusal is the same whether or not the customer or account
+/// exists.
 async fn authorize(state: &AppState, caller: &Caller, ask: Ask<'_>) -> Result<(), ApiError> {
     let Ask {
         request_id,
