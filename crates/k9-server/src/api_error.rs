@@ -83,6 +83,21 @@ impl From<&k9_sigv4::VerifyError> for ApiError {
     }
 }
 
+/// A path segment axum could not decode (e.g. `%FF`, not UTF-8): a 400 in API Gateway's
+/// shape, not axum's plain-text one.
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::PathRejection) -> Self {
+        Self::bad_request(format!("Invalid path: {}", rejection.body_text()))
+    }
+}
+
+/// A query string axum could not read into the endpoint's parameters (e.g. `limit` twice).
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        Self::bad_request(format!("Invalid query string: {}", rejection.body_text()))
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (

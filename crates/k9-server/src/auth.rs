@@ -106,11 +106,15 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_bytes()))
             .collect();
-        // HTTP/2 carries the host as `:authority`, which is not in the header map.
+        // HTTP/2 carries the host as the `:authority` pseudo-header, which is not in the
+        // header map: offer it under both names, as signers sign one or the other.
         let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
-        if !parts.headers.contains_key("host") {
-            if let Some(authority) = &authority {
+        if let Some(authority) = &authority {
+            if !parts.headers.contains_key("host") {
                 headers.push(("host", authority.as_bytes()));
+            }
+            if parts.version == http::Version::HTTP_2 {
+                headers.push((":authority", authority.as_bytes()));
             }
         }
         let wire = HttpRequest {

@@ -1,6 +1,7 @@
 //! The endpoints. Each parses its input into domain ids, authorizes, and delegates to the store.
 
 use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -136,9 +137,10 @@ pub async fn trigger_analysis(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Extension(request_id): Extension<RequestId>,
-    Path((raw_customer, raw_account)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
+    let Path((raw_customer, raw_account)) = path?;
     let customer = parse_customer(&raw_customer)?;
     let account = parse_account(&raw_account)?;
     let parsed: TriggerBody = serde_json::from_slice(&body).map_err(|e| {
@@ -183,8 +185,9 @@ pub async fn get_analysis(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Extension(request_id): Extension<RequestId>,
-    Path((raw_customer, raw_account, raw_execution)): Path<(String, String, String)>,
+    path: Result<Path<(String, String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let Path((raw_customer, raw_account, raw_execution)) = path?;
     let customer = parse_customer(&raw_customer)?;
     let account = parse_account(&raw_account)?;
     let execution_id = ExecutionId::parse(&raw_execution)
@@ -231,9 +234,11 @@ pub async fn list_analyses(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Extension(request_id): Extension<RequestId>,
-    Path((raw_customer, raw_account)): Path<(String, String)>,
-    Query(query): Query<ListQuery>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Path((raw_customer, raw_account)) = path?;
+    let Query(query) = query?;
     let customer = parse_customer(&raw_customer)?;
     let account = parse_account(&raw_account)?;
     let limit = match query.limit.as_deref() {

@@ -400,6 +400,33 @@ async fn invalid_input_answers_400_naming_the_field() {
 }
 
 #[tokio::test]
+async fn undecodable_path_and_query_answer_400_in_api_gateway_shape() {
+    // Axum's own rejections are plain text; callers parse `{"message"}` and the error type.
+    let server = TestServer::start().await;
+    let p = server.provision().await;
+    let cases = [
+        (
+            "/customer/C123456/account/123456789012/analysis?limit=1&limit=2",
+            "Invalid query string",
+        ),
+        (
+            "/customer/C%FF/account/123456789012/analysis",
+            "Invalid path",
+        ),
+    ];
+    for (path, message) in cases {
+        let answer = send(signed("GET", &server.url(path), None, &p.alice)).await;
+        assert_eq!(answer.status, 400, "{path}: {}", answer.text);
+        assert_eq!(answer.error_type(), "BadRequestException", "{path}");
+        assert!(
+            answer.message().starts_with(message),
+            "{path}: {}",
+            answer.message()
+        );
+    }
+}
+
+#[tokio::test]
 async fn body_over_64_kib_answers_413() {
     let server = TestServer::start().await;
     let p = server.provision().await;

@@ -130,6 +130,7 @@ impl Verifier {
         let parsed = auth::parse(request)?;
 
         check_signed_headers(&parsed.signed_headers)?;
+        check_signed_headers_present(&parsed.signed_headers, request)?;
 
         let signed_at = match parsed.date_source {
             "Date" => parse_date_header(&parsed.date),
@@ -267,6 +268,35 @@ fn check_signed_headers(signed_headers: &str) -> Result<(), VerifyError> {
         }),
         None => Ok(()),
     }
+}
+
+/// Every name in the signed header list is a header of the request.
+///
+/// A signer signs the headers it sends; a listed name the request lacks would be signed as an
+/// empty value, which no standard signer produces (AWS then answers a mismatch). Refusing it
+/// here names the header, ties every signature to a host that was really sent (`:authority`
+/// on HTTP/1.1 is absent), and bounds the work of building the canonical headers. The names
+/// are distinct ([`check_signed_headers`] ran first), so at most as many can be present as
+/// the request has headers: the loop stops within headers + 1 names, at most headers²
+/// comparisons however long the list is.
+fn check_signed_headers_present(
+    signed_headers: &str,
+    request: &HttpRequest<'_>,
+) -> Result<(), VerifyError> {
+    for name in text::split(signed_headers, b';') {
+        if !request
+            .headers
+            .iter()
+            .any(|(present, _)| present.eq_ignore_ascii_case(name))
+        {
+            return Err(VerifyError::InvalidParameter {
+                message: format!(
+                    "Header '{name}' is listed in SignedHeaders but is not present in the request"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A header name `signed_headers` lists more than once (ASCII case-insensitively), lower-cased.
@@ -421,7 +451,10 @@ impl PendingVerification<'_, '_> {
         };
         let canonical_query = |token_unsigned: bool| {
             canonical_query_from(&self.parsed.query, |key| {
-                key == "X-Amz-Signature" || (token_unsigned && key == "X-Amz-Security-Token")
+                // Only a presigned request carries its signature in the query; with an
+                // `Authorization` header every query parameter is signed, this one too.
+                (presigned && key == "X-Amz-Signature")
+                    || (token_unsigned && key == "X-Amz-Security-Token")
             })
         };
         let payload_hash = |unsigned_payload: bool| {

@@ -276,6 +276,16 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>) {
             let mode = if durable { "FULL" } else { "NORMAL" };
             match conn.pragma_update(None, "synchronous", mode) {
                 Ok(()) => synchronous_full = durable,
+                // Committing awaited writes without FULL would acknowledge what a power cut
+                // can still lose: fail them instead (callers answer 500, clients retry).
+                Err(e) if durable => {
+                    let message = format!("could not make the commit durable: {e}");
+                    tracing::error!(%message, lost = batch.len(), "write batch failed");
+                    for command in batch.drain(..) {
+                        fail_unrun(command, &message);
+                    }
+                    continue;
+                }
                 Err(e) => tracing::warn!(error = %e, mode, "could not switch synchronous mode"),
             }
         }
