@@ -175,8 +175,32 @@ fn print(value: &serde_json::Value) {
     );
 }
 
+/// Whether `command` only reads or changes what already exists. Such a command pointed at a
+/// data directory without a k9 database is a mistyped path, not a request for a new store.
+fn needs_existing_store(command: &AdminCommand) -> bool {
+    matches!(
+        command,
+        AdminCommand::Key(_)
+            | AdminCommand::Show { .. }
+            | AdminCommand::Audit { .. }
+            | AdminCommand::Revoke { .. }
+    )
+}
+
 /// Runs `k9 admin ...`.
 pub async fn run(args: AdminArgs) -> ExitCode {
+    let database = args
+        .data_dir
+        .data_dir
+        .join(k9_store::SqliteStore::FILE_NAME);
+    if needs_existing_store(&args.command) && !database.exists() {
+        eprintln!(
+            "error: no k9 data in {} (no {}): pass the server's --data-dir or set K9_DATA_DIR",
+            args.data_dir.data_dir.display(),
+            k9_store::SqliteStore::FILE_NAME
+        );
+        return ExitCode::from(EXIT_USAGE);
+    }
     let store = match common::open_store(&args.data_dir.data_dir) {
         Ok(store) => store,
         Err(message) => {

@@ -132,8 +132,8 @@ pub struct AnalysisListArgs {
     /// The 12-digit id of the AWS account, e.g. 123456789012.
     #[arg(long = "account", alias = "account-id", value_name = "ACCOUNT_ID")]
     account: AccountId,
-    /// At most this many executions per page (the server caps it).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// Executions per page, 1 to 100 (the server's default is 20).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
     limit: Option<u32>,
     /// Continue a listing: the token printed at the end of the previous page.
     #[arg(long = "next-token", value_name = "TOKEN")]
@@ -733,14 +733,25 @@ fn client_error_report(
                 Some((customer, account)) => format!("customer {customer} and account {account}"),
                 None => "this customer and account".to_owned(),
             };
+            // The server answers the same whether the approval or the account is missing, so
+            // the hint names both.
             hints.push(format!(
-                "the k9 server authenticated the request but the principal it was signed as \
-                 is not approved for {what}. It was signed with access key {key} from {source}; \
-                 `aws sts get-caller-identity{profile_flag}` shows the principal's ARN."
+                "the k9 server authenticated the request, but either the principal it was \
+                 signed as is not approved for the customer, or the account is not registered \
+                 to that customer ({what}); the server gives one answer for both. It was signed \
+                 with access key {key} from {source}. Its ARN: `k9 admin key list` on the \
+                 server (keys made by `k9 admin`), or `aws sts get-caller-identity{profile_flag}` \
+                 (AWS keys)."
             ));
+            let fix = match target {
+                Some((customer, account)) => format!(
+                    "`k9 admin approve {customer} ARN` and `k9 admin account add {customer} {account}`"
+                ),
+                None => "`k9 admin approve CUSTOMER ARN` and `k9 admin account add CUSTOMER ACCOUNT`".to_owned(),
+            };
             hints.push(format!(
-                "ask your k9 administrator to approve that ARN for {what}, or use --profile \
-                 with credentials that are approved."
+                "ask your k9 administrator to approve that ARN and register the account \
+                 ({fix}), or use --profile with credentials that are approved."
             ));
         }
         ClientError::Api { error_type, .. } if error.is_auth_refusal() => {
@@ -753,9 +764,11 @@ fn client_error_report(
                     connection.region
                 )),
                 Some("UnrecognizedClientException") => hints.push(format!(
-                    "access key {key} is not known to this k9 server ({endpoint}): sign with \
-                     credentials the server has been given (--profile NAME), or ask its \
-                     administrator to register this key."
+                    "access key {key} is not known to this k9 server ({endpoint}) or is \
+                     deactivated; for temporary credentials (ASIA...), the session token may be \
+                     missing or not the one issued with the key. Sign with credentials the \
+                     server has given you (--profile NAME), or ask its administrator to \
+                     register or reactivate this key (`k9 admin key list`)."
                 )),
                 Some("ExpiredTokenException") => hints.push(format!(
                     "the session credentials have expired: refresh them (aws sso login{profile_flag}, \
@@ -1035,6 +1048,15 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("k9 administrator"), "{text}");
+        // The server gives one answer whether the approval or the account is missing.
+        assert!(text.contains("not registered"), "{text}");
+        assert!(
+            text.contains(
+                "`k9 admin approve C123456 ARN` and `k9 admin account add C123456 123456789012`"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("k9 admin key list"), "{text}");
     }
 
     #[test]

@@ -174,6 +174,8 @@ pub async fn run(args: DemoArgs) -> ExitCode {
 }
 
 async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
+    // A temporary data directory holds a master key and secrets: it goes when the demo ends.
+    let temporary = args.data_dir.is_none();
     let data_dir = match fresh_data_dir(args.data_dir) {
         Ok(dir) => dir,
         Err(message) => {
@@ -181,7 +183,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
-    let store = common::open_store(&data_dir)?;
+    // Bind first, so a busy port leaves no data directory behind.
     let listener = match std::net::TcpListener::bind(args.listen) {
         Ok(listener) => listener,
         Err(error) => {
@@ -192,6 +194,32 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
+    let result = walkthrough(&args.region, args.exit, &data_dir, listener).await;
+    if temporary {
+        match std::fs::remove_dir_all(&data_dir) {
+            Ok(()) => println!(
+                "k9 demo: removed the temporary data directory {}",
+                data_dir.display()
+            ),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => eprintln!(
+                "warning: could not remove the temporary data directory {}: {error}",
+                data_dir.display()
+            ),
+        }
+    }
+    result
+}
+
+/// Provisions the store in `data_dir`, serves on `listener`, sends the walkthrough's
+/// requests, then stops at once (`exit`) or at Ctrl-C.
+async fn walkthrough(
+    region: &str,
+    exit: bool,
+    data_dir: &std::path::Path,
+    listener: std::net::TcpListener,
+) -> Result<ExitCode, String> {
+    let store = common::open_store(data_dir)?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let base = format!("http://{address}");
 
@@ -241,13 +269,10 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
         "k9 demo: unapproved principal {UNAPPROVED} ({})",
         mallory.access_key_id()
     );
-    println!(
-        "k9 demo: server on {base} (region {}, service execute-api)",
-        args.region
-    );
+    println!("k9 demo: server on {base} (region {region}, service execute-api)");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let state = AppState::new(store.clone(), &args.region);
+    let state = AppState::new(store.clone(), region);
     let server = tokio::spawn(k9_server::serve(
         listener,
         None,
@@ -264,7 +289,6 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
         .map_err(|e| e.to_string())?;
     let trigger_path = format!("/customer/{CUSTOMER}/account/{ACCOUNT}/analysis");
     let trigger_body = format!(r#"{{"customerId": "{CUSTOMER}", "accountId": "{ACCOUNT}"}}"#);
-    let region = args.region.as_str();
 
     let queued = show(&client, &base, region, Exchange {
         title: "1. alice (approved) triggers an analysis: 202 once the execution is durably queued",
@@ -336,17 +360,10 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
     )
     .await?;
 
-    println!("\n### Try it yourself");
-    println!("export AWS_ACCESS_KEY_ID={}", alice.access_key_id());
-    println!("export AWS_SECRET_ACCESS_KEY={}", alice.secret_access_key());
-    println!(
-        "curl --aws-sigv4 \"aws:amz:{region}:execute-api\" --user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\" \\\n  -H 'Content-Type: application/json' -d '{trigger_body}' \\\n  {base}{trigger_path}"
-    );
-    println!("k9 analysis list --customer-id {CUSTOMER} --account {ACCOUNT} --endpoint-url {base}");
-
-    if args.exit {
+    if exit {
         let _ = stop_tx.send(());
     } else {
+        try_it_yourself(region, &alice, &base, &trigger_path, &trigger_body);
         println!("\nk9 demo: serving on {base}; press Ctrl-C to stop.");
         crate::serve::shutdown_signal().await;
         let _ = stop_tx.send(());
@@ -358,4 +375,21 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
     }
     store.flush().await.map_err(store_error)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Credentials and ready commands for the running demo server.
+fn try_it_yourself(
+    region: &str,
+    alice: &Credentials,
+    base: &str,
+    trigger_path: &str,
+    trigger_body: &str,
+) {
+    println!("\n### Try it yourself");
+    println!("export AWS_ACCESS_KEY_ID={}", alice.access_key_id());
+    println!("export AWS_SECRET_ACCESS_KEY={}", alice.secret_access_key());
+    println!(
+        "curl --aws-sigv4 \"aws:amz:{region}:execute-api\" --user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\" \\\n  -H 'Content-Type: application/json' -d '{trigger_body}' \\\n  {base}{trigger_path}"
+    );
+    println!("k9 analysis list --customer-id {CUSTOMER} --account {ACCOUNT} --endpoint-url {base}");
 }

@@ -13,6 +13,10 @@ use crate::common::{self, DataDirArgs, LogFormat, EXIT_FAILURE, EXIT_USAGE};
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Every option can also be set through the environment variable shown.\n\
+Also from the environment:\n\
+  K9_MASTER_KEY  64 hex characters: the key that encrypts stored secrets, instead of\n\
+                 <data-dir>/master.key\n\
+  K9_LOG         log level or filter, e.g. debug or k9_server=debug (default info)\n\
 Example:\n  k9 serve --listen 127.0.0.1:8080 --data-dir ./k9-data"
 )]
 pub struct ServeArgs {

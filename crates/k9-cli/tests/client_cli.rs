@@ -384,6 +384,21 @@ async fn invalid_account_and_execution_ids_are_usage_errors() {
         ])
         .await
         .assert_code(2);
+    // The server's largest page is 100: more is a usage error here, not a 400 later.
+    sandbox
+        .run(&[
+            "analysis",
+            "list",
+            "--customer-id",
+            "C123456",
+            "--account",
+            "123456789012",
+            "--limit",
+            "101",
+        ])
+        .await
+        .assert_code(2)
+        .assert_stderr_has("1..=100");
 }
 
 #[tokio::test]

@@ -337,6 +337,37 @@ fn admin_refuses_invalid_ids_saying_the_valid_form() {
 }
 
 #[test]
+fn admin_reads_of_a_data_dir_without_k9_data_fail_instead_of_creating_a_store() {
+    // A mistyped --data-dir must not answer "no keys" from a brand-new empty store.
+    let dir = tempfile::tempdir().unwrap();
+    let typo = dir.path().join("k9-dta");
+    for args in [
+        vec!["key", "list"],
+        vec!["show", "C123456"],
+        vec!["audit"],
+        vec!["key", "deactivate", "AKIAIOSFODNN7EXAMPLE"],
+    ] {
+        let output = Command::new(K9)
+            .arg("admin")
+            .arg("--data-dir")
+            .arg(&typo)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("no k9 data in"), "{args:?}: {stderr}");
+        assert!(!typo.exists(), "{args:?} created {}", typo.display());
+    }
+    // Creating something is how a store starts: that still works on a new directory.
+    admin(&typo, &["customer", "create", "C123456"]);
+    assert_eq!(
+        admin(&typo, &["key", "list"])["AccessKeyMetadata"],
+        serde_json::json!([])
+    );
+}
+
+#[test]
 fn admin_session_create_prints_sts_shaped_credentials() {
     let dir = tempfile::tempdir().unwrap();
     admin(
@@ -423,9 +454,78 @@ fn demo_walks_through_the_main_job_and_exits_with_exit_flag() {
         "Caller is not authorized to trigger analysis for k9 customerId (C123456) and accountId (123456789012)",
         "x-amzn-errortype: InvalidSignatureException",
         "\"message\": \"Missing Authentication Token\"",
-        "curl --aws-sigv4 \"aws:amz:us-east-1:execute-api\"",
     ] {
         assert!(stdout.contains(expected), "demo output lacks {expected:?}:\n{stdout}");
     }
     assert_eq!(stdout.matches("< 403 Forbidden").count(), 3, "{stdout}");
+    // The server is gone: no credentials for it, and its temporary data (secrets) removed.
+    assert!(!stdout.contains("AWS_SECRET_ACCESS_KEY"), "{stdout}");
+    assert_demo_data_dir_removed(&stdout);
+}
+
+/// The data directory the demo announced no longer exists, and the demo said so.
+fn assert_demo_data_dir_removed(stdout: &str) {
+    let dir = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("k9 demo: data directory "))
+        .expect("the demo names its data directory");
+    assert!(
+        stdout.contains(&format!(
+            "k9 demo: removed the temporary data directory {dir}"
+        )),
+        "{stdout}"
+    );
+    assert!(!Path::new(dir).exists(), "{dir} still exists");
+}
+
+#[test]
+fn demo_keeps_serving_with_a_ready_curl_line_until_interrupted() {
+    let mut child = Command::new(K9)
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .env_remove("K9_MASTER_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run k9 demo");
+    let mut stdout = child.stdout.take().unwrap();
+    let output = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let output = output.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                output
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
+            }
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !output.lock().unwrap().contains("press Ctrl-C to stop") {
+        assert!(Instant::now() < deadline, "{}", output.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(child.wait().unwrap().success());
+    reader.join().unwrap();
+    let stdout = output.lock().unwrap().clone();
+    for expected in [
+        "### Try it yourself",
+        "export AWS_SECRET_ACCESS_KEY=",
+        "curl --aws-sigv4 \"aws:amz:us-east-1:execute-api\"",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "demo output lacks {expected:?}:\n{stdout}"
+        );
+    }
+    assert_demo_data_dir_removed(&stdout);
 }
