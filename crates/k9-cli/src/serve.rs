@@ -47,6 +47,15 @@ pub struct ServeArgs {
         value_name = "SECONDS"
     )]
     pub clock_skew_seconds: u64,
+    /// Days of audit log to keep; older rows are deleted at start and every hour. 0 keeps
+    /// everything (the log then grows by one row per request).
+    #[arg(
+        long,
+        env = "K9_AUDIT_RETENTION_DAYS",
+        default_value_t = 90,
+        value_name = "DAYS"
+    )]
+    pub audit_retention_days: u32,
     /// Log format (level from K9_LOG, e.g. `debug`).
     #[arg(long, env = "K9_LOG_FORMAT", value_enum, default_value = "human")]
     pub log_format: LogFormat,
@@ -77,13 +86,7 @@ pub async fn shutdown_signal() {
 /// Runs `k9 serve`.
 pub async fn run(args: ServeArgs) -> ExitCode {
     common::init_logging(args.log_format, "info");
-    let store = match common::open_store(&args.data_dir.data_dir) {
-        Ok(store) => store,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
+    // Bind first: a busy port should not leave a new data directory behind.
     let listener = match std::net::TcpListener::bind(args.listen) {
         Ok(listener) => listener,
         Err(error) => {
@@ -91,6 +94,20 @@ pub async fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    let store = match common::open_store(&args.data_dir.data_dir) {
+        Ok(store) => store,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let retention = (args.audit_retention_days > 0).then(|| {
+        tokio::spawn(k9_server::retention::prune_audit_log(
+            store.clone(),
+            Duration::from_secs(u64::from(args.audit_retention_days) * 86_400),
+            Duration::from_secs(3_600),
+        ))
+    });
     let mut config = VerifierConfig::new(&args.region, k9_server::SIGNING_SERVICE);
     config.clock_skew = Duration::from_secs(args.clock_skew_seconds);
     let state = AppState::with_verifier_config(store.clone(), config);
@@ -113,6 +130,9 @@ pub async fn run(args: ServeArgs) -> ExitCode {
         Duration::from_secs(30),
     )
     .await;
+    if let Some(retention) = retention {
+        retention.abort();
+    }
     let flushed = k9_store::Store::flush(store.as_ref()).await;
     match (result, flushed) {
         (Ok(()), Ok(())) => ExitCode::SUCCESS,

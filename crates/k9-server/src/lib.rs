@@ -9,6 +9,7 @@ mod api_error;
 mod auth;
 mod handlers;
 mod request_id;
+pub mod retention;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

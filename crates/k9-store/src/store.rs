@@ -167,4 +167,9 @@ pub trait Store: Send + Sync {
 
     /// The latest `limit` (1 to [`MAX_PAGE_SIZE`]) audit events, newest first.
     async fn audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Deletes audit events older than `before` and returns how many went. One row is
+    /// written per request, so a long-running server needs this to bound its disk use.
+    /// Deletes in bounded chunks, so the request path's writes never wait long behind it.
+    async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 }

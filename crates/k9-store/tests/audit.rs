@@ -121,3 +121,33 @@ async fn oversized_audit_fields_are_capped() {
         stored.reason.len()
     );
 }
+
+#[tokio::test]
+async fn pruning_deletes_only_events_older_than_the_cutoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // More old rows than one pruning chunk, so the chunk loop is exercised.
+    for i in 0..12_000 {
+        let mut e = event(&format!("old-{i}"), "/x", AuditOutcome::Allowed);
+        e.time = NOW - Duration::days(100) + Duration::milliseconds(i);
+        store.record_audit(e).await;
+    }
+    for i in 0..3 {
+        let mut e = event(&format!("new-{i}"), "/x", AuditOutcome::Allowed);
+        e.time = NOW - Duration::days(1) + Duration::seconds(i);
+        store.record_audit(e).await;
+    }
+    store.flush().await.unwrap();
+
+    let pruned = store.prune_audit(NOW - Duration::days(90)).await.unwrap();
+    assert_eq!(pruned, 12_000);
+    let left = store.audit_events(100).await.unwrap();
+    let ids: Vec<&str> = left.iter().map(|e| e.request_id.as_str()).collect();
+    assert_eq!(ids, ["new-2", "new-1", "new-0"]);
+
+    // Nothing older is left: a second pass deletes nothing.
+    assert_eq!(
+        store.prune_audit(NOW - Duration::days(90)).await.unwrap(),
+        0
+    );
+}

@@ -492,6 +492,23 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        // Each chunk is one short write among the request path's; not an administrative
+        // change, so the caches stay.
+        const CHUNK: usize = 5_000;
+        let mut pruned = 0u64;
+        loop {
+            let deleted = self
+                .writer
+                .submit(move |conn| writes::delete_audit_before(conn, before, CHUNK))
+                .await?;
+            pruned += deleted as u64;
+            if deleted < CHUNK {
+                return Ok(pruned);
+            }
+        }
+    }
+
     async fn audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE_SIZE);
         // Audit reads are for administration, not the request path: a short-lived

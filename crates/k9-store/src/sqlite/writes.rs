@@ -431,3 +431,22 @@ fn ensure_account_of(
     }
     Ok(())
 }
+
+/// Deletes, among the oldest `chunk` audit rows (by insertion order), those older than
+/// `before`; returns how many went. Rows are appended in arrival order, so the old ones
+/// are at the start: this never scans the table, and a caller repeats it while whole
+/// chunks go. A row that arrived out of time order is left for the next pass.
+pub(crate) fn delete_audit_before(
+    conn: &Connection,
+    before: OffsetDateTime,
+    chunk: usize,
+) -> Result<usize, StoreError> {
+    let chunk = i64::try_from(chunk).unwrap_or(i64::MAX);
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM audit.audit_events
+             WHERE id IN (SELECT id FROM audit.audit_events ORDER BY id LIMIT ?2)
+               AND time < ?1",
+        )?
+        .execute(params![to_nanos(before)?, chunk])?)
+}
