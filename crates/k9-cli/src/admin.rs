@@ -175,8 +175,9 @@ fn print(value: &serde_json::Value) {
     );
 }
 
-/// Whether `command` only reads or changes what already exists. Such a command pointed at a
-/// data directory without a k9 database is a mistyped path, not a request for a new store.
+/// Whether `command` reads, changes or refers to what already exists. Such a command pointed
+/// at a data directory without a k9 database is a mistyped path, not a request for a new
+/// store; only `user`, `role` and `customer create` may start one.
 fn needs_existing_store(command: &AdminCommand) -> bool {
     matches!(
         command,
@@ -184,6 +185,9 @@ fn needs_existing_store(command: &AdminCommand) -> bool {
             | AdminCommand::Show { .. }
             | AdminCommand::Audit { .. }
             | AdminCommand::Revoke { .. }
+            | AdminCommand::Approve { .. }
+            | AdminCommand::Account(_)
+            | AdminCommand::Session(_)
     )
 }
 
@@ -193,13 +197,23 @@ pub async fn run(args: AdminArgs) -> ExitCode {
         .data_dir
         .data_dir
         .join(k9_store::SqliteStore::FILE_NAME);
-    if needs_existing_store(&args.command) && !database.exists() {
-        eprintln!(
-            "error: no k9 data in {} (no {}): pass the server's --data-dir or set K9_DATA_DIR",
-            args.data_dir.data_dir.display(),
-            k9_store::SqliteStore::FILE_NAME
-        );
-        return ExitCode::from(EXIT_USAGE);
+    if needs_existing_store(&args.command) {
+        match database.try_exists() {
+            Ok(true) => {}
+            Ok(false) => {
+                eprintln!(
+                    "error: no k9 data in {} (no {}): pass the server's --data-dir or set K9_DATA_DIR",
+                    args.data_dir.data_dir.display(),
+                    k9_store::SqliteStore::FILE_NAME
+                );
+                return ExitCode::from(EXIT_USAGE);
+            }
+            // Not a typo but an unreadable directory (permissions): say so.
+            Err(error) => {
+                eprintln!("error: cannot read {}: {error}", database.display());
+                return ExitCode::from(EXIT_FAILURE);
+            }
+        }
     }
     let store = match common::open_store(&args.data_dir.data_dir) {
         Ok(store) => store,

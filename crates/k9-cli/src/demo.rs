@@ -194,7 +194,14 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
-    let result = walkthrough(&args.region, args.exit, &data_dir, listener).await;
+    // Ctrl-C or SIGTERM at any point from here ends the demo through the clean-up below.
+    let (interrupt_tx, interrupted) = tokio::sync::watch::channel(false);
+    let signals = tokio::spawn(async move {
+        crate::serve::shutdown_signal().await;
+        let _ = interrupt_tx.send(true);
+    });
+    let result = walkthrough(&args.region, args.exit, &data_dir, listener, interrupted).await;
+    signals.abort();
     if temporary {
         match std::fs::remove_dir_all(&data_dir) {
             Ok(()) => println!(
@@ -218,6 +225,7 @@ async fn walkthrough(
     exit: bool,
     data_dir: &std::path::Path,
     listener: std::net::TcpListener,
+    interrupted: tokio::sync::watch::Receiver<bool>,
 ) -> Result<ExitCode, String> {
     let store = common::open_store(data_dir)?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
@@ -290,7 +298,10 @@ async fn walkthrough(
     let trigger_path = format!("/customer/{CUSTOMER}/account/{ACCOUNT}/analysis");
     let trigger_body = format!(r#"{{"customerId": "{CUSTOMER}", "accountId": "{ACCOUNT}"}}"#);
 
-    let queued = show(&client, &base, region, Exchange {
+    // The requests run until done or until Ctrl-C, whichever comes first: an interrupted
+    // walkthrough still stops the server and lets `demo` remove the data directory.
+    let steps = async {
+        let queued = show(&client, &base, region, Exchange {
         title: "1. alice (approved) triggers an analysis: 202 once the execution is durably queued",
         method: "POST",
         path: trigger_path.clone(),
@@ -299,82 +310,98 @@ async fn walkthrough(
         tamper: false,
     })
     .await?;
-    let execution_id = queued["executionId"]
-        .as_str()
-        .unwrap_or("missing")
-        .to_owned();
-    show(
-        &client,
-        &base,
-        region,
-        Exchange {
-            title: "2. alice reads the execution's status",
-            method: "GET",
-            path: format!("{trigger_path}/{execution_id}"),
-            body: None,
-            signer: Some(("alice", &alice)),
-            tamper: false,
-        },
-    )
-    .await?;
-    show(
-        &client,
-        &base,
-        region,
-        Exchange {
-            title: "3. mallory (valid signature, not approved for C123456) is refused",
-            method: "POST",
-            path: trigger_path.clone(),
-            body: Some(trigger_body.clone()),
-            signer: Some(("mallory", &mallory)),
-            tamper: false,
-        },
-    )
-    .await?;
-    show(
-        &client,
-        &base,
-        region,
-        Exchange {
-            title: "4. alice's request with one hex digit of the signature changed is refused",
-            method: "POST",
-            path: trigger_path.clone(),
-            body: Some(trigger_body.clone()),
-            signer: Some(("alice", &alice)),
-            tamper: true,
-        },
-    )
-    .await?;
-    show(
-        &client,
-        &base,
-        region,
-        Exchange {
-            title: "5. an unsigned request is refused, as API Gateway does",
-            method: "POST",
-            path: trigger_path.clone(),
-            body: Some(trigger_body.clone()),
-            signer: None,
-            tamper: false,
-        },
-    )
-    .await?;
-
-    if exit {
-        let _ = stop_tx.send(());
-    } else {
-        try_it_yourself(region, &alice, &base, &trigger_path, &trigger_body);
-        println!("\nk9 demo: serving on {base}; press Ctrl-C to stop.");
-        crate::serve::shutdown_signal().await;
-        let _ = stop_tx.send(());
-    }
+        let execution_id = queued["executionId"]
+            .as_str()
+            .unwrap_or("missing")
+            .to_owned();
+        show(
+            &client,
+            &base,
+            region,
+            Exchange {
+                title: "2. alice reads the execution's status",
+                method: "GET",
+                path: format!("{trigger_path}/{execution_id}"),
+                body: None,
+                signer: Some(("alice", &alice)),
+                tamper: false,
+            },
+        )
+        .await?;
+        show(
+            &client,
+            &base,
+            region,
+            Exchange {
+                title: "3. mallory (valid signature, not approved for C123456) is refused",
+                method: "POST",
+                path: trigger_path.clone(),
+                body: Some(trigger_body.clone()),
+                signer: Some(("mallory", &mallory)),
+                tamper: false,
+            },
+        )
+        .await?;
+        show(
+            &client,
+            &base,
+            region,
+            Exchange {
+                title: "4. alice's request with one hex digit of the signature changed is refused",
+                method: "POST",
+                path: trigger_path.clone(),
+                body: Some(trigger_body.clone()),
+                signer: Some(("alice", &alice)),
+                tamper: true,
+            },
+        )
+        .await?;
+        show(
+            &client,
+            &base,
+            region,
+            Exchange {
+                title: "5. an unsigned request is refused, as API Gateway does",
+                method: "POST",
+                path: trigger_path.clone(),
+                body: Some(trigger_body.clone()),
+                signer: None,
+                tamper: false,
+            },
+        )
+        .await?;
+        Ok::<(), String>(())
+    };
+    let mut interrupt = interrupted.clone();
+    let walkthrough_result = tokio::select! {
+        result = steps => Some(result),
+        _ = interrupt.wait_for(|interrupted| *interrupted) => None,
+    };
+    let code = match walkthrough_result {
+        None => {
+            println!("\nk9 demo: interrupted");
+            ExitCode::from(130)
+        }
+        Some(Err(error)) => {
+            let _ = stop_tx.send(());
+            return Err(error);
+        }
+        Some(Ok(())) if exit => ExitCode::SUCCESS,
+        Some(Ok(())) => {
+            try_it_yourself(region, &alice, &base, &trigger_path, &trigger_body);
+            println!("\nk9 demo: serving on {base}; press Ctrl-C to stop.");
+            let _ = interrupt.wait_for(|interrupted| *interrupted).await;
+            ExitCode::SUCCESS
+        }
+    };
+    let _ = stop_tx.send(());
     match server.await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => return Err(error.to_string()),
         Err(error) => return Err(format!("server task failed: {error}")),
     }
     store.flush().await.map_err(store_error)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// Credentials and ready commands for the running demo server.

@@ -346,6 +346,8 @@ fn admin_reads_of_a_data_dir_without_k9_data_fail_instead_of_creating_a_store() 
         vec!["show", "C123456"],
         vec!["audit"],
         vec!["key", "deactivate", "AKIAIOSFODNN7EXAMPLE"],
+        vec!["account", "add", "C123456", "123456789012"],
+        vec!["approve", "C123456", "arn:aws:iam::123456789012:user/alice"],
     ] {
         let output = Command::new(K9)
             .arg("admin")
@@ -478,8 +480,8 @@ fn assert_demo_data_dir_removed(stdout: &str) {
     assert!(!Path::new(dir).exists(), "{dir} still exists");
 }
 
-#[test]
-fn demo_keeps_serving_with_a_ready_curl_line_until_interrupted() {
+/// Starts `k9 demo` on a free port; its stdout accumulates in the returned buffer.
+fn spawn_demo() -> (Child, Arc<Mutex<String>>, std::thread::JoinHandle<()>) {
     let mut child = Command::new(K9)
         .args(["demo", "--listen", "127.0.0.1:0"])
         .env_remove("K9_MASTER_KEY")
@@ -504,6 +506,33 @@ fn demo_keeps_serving_with_a_ready_curl_line_until_interrupted() {
             }
         })
     };
+    (child, output, reader)
+}
+
+#[test]
+fn demo_stopped_during_the_walkthrough_still_removes_its_data() {
+    let (mut child, output, reader) = spawn_demo();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !output.lock().unwrap().contains("k9 demo: data directory ") {
+        assert!(Instant::now() < deadline, "{}", output.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // 130 if the signal came during the requests, 0 if they had already finished.
+    let code = child.wait().unwrap().code();
+    assert!(matches!(code, Some(0 | 130)), "{code:?}");
+    reader.join().unwrap();
+    let stdout = output.lock().unwrap().clone();
+    assert_demo_data_dir_removed(&stdout);
+}
+
+#[test]
+fn demo_keeps_serving_with_a_ready_curl_line_until_interrupted() {
+    let (mut child, output, reader) = spawn_demo();
     let deadline = Instant::now() + Duration::from_secs(60);
     while !output.lock().unwrap().contains("press Ctrl-C to stop") {
         assert!(Instant::now() < deadline, "{}", output.lock().unwrap());

@@ -87,6 +87,12 @@ impl From<&k9_sigv4::VerifyError> for ApiError {
 /// shape, not axum's plain-text one.
 impl From<axum::extract::rejection::PathRejection> for ApiError {
     fn from(rejection: axum::extract::rejection::PathRejection) -> Self {
+        // A 5xx rejection (a route without the parameters its handler takes) is the
+        // server's fault, not the caller's.
+        if rejection.status().is_server_error() {
+            tracing::error!(rejection = %rejection.body_text(), "path extraction failed");
+            return Self::internal();
+        }
         Self::bad_request(format!("Invalid path: {}", rejection.body_text()))
     }
 }

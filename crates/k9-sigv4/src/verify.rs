@@ -118,8 +118,9 @@ impl Verifier {
     }
 
     /// Every check that needs no secret, in AWS's order: one mechanism; well-formed parts;
-    /// required parameters; `host` signed; date format; clock window; credential scope; body
-    /// hash. On success the caller looks up the secret for
+    /// required parameters; `host` signed and no name listed twice; every signed header
+    /// present (ours: AWS would answer a mismatch); date format; clock window; credential
+    /// scope; body hash. On success the caller looks up the secret for
     /// [`PendingVerification::access_key_id`] and finishes with
     /// [`PendingVerification::verify_with_secret`].
     pub fn check<'v, 'r>(

@@ -151,3 +151,28 @@ async fn pruning_deletes_only_events_older_than_the_cutoff() {
         0
     );
 }
+
+#[tokio::test]
+async fn pruning_goes_past_a_newer_row_at_the_front() {
+    // A row dated in the future (a clock that once ran ahead) sits first by insertion
+    // order; the old rows after it, more than one chunk of them, must still go.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut ahead = event("ahead", "/x", AuditOutcome::Allowed);
+    ahead.time = NOW + Duration::days(1);
+    store.record_audit(ahead).await;
+    for i in 0..12_000 {
+        let mut e = event(&format!("old-{i}"), "/x", AuditOutcome::Allowed);
+        e.time = NOW - Duration::days(100) + Duration::milliseconds(i);
+        store.record_audit(e).await;
+    }
+    store.flush().await.unwrap();
+
+    assert_eq!(
+        store.prune_audit(NOW - Duration::days(90)).await.unwrap(),
+        12_000
+    );
+    let left = store.audit_events(100).await.unwrap();
+    let ids: Vec<&str> = left.iter().map(|e| e.request_id.as_str()).collect();
+    assert_eq!(ids, ["ahead"]);
+}

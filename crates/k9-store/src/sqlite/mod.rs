@@ -503,7 +503,11 @@ impl Store for SqliteStore {
                 .submit(move |conn| writes::delete_audit_before(conn, before, CHUNK))
                 .await?;
             pruned += deleted as u64;
-            if deleted < CHUNK {
+            // Go on while a chunk held anything to delete, not only while it was full: a
+            // row dated after the cutoff at the front (the clock once ran ahead) would
+            // otherwise stop every pass at its first chunk. Rows written meanwhile are
+            // newer than the cutoff, so this ends.
+            if deleted == 0 {
                 return Ok(pruned);
             }
         }

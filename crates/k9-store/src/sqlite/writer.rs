@@ -279,12 +279,17 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>) {
                 // Committing awaited writes without FULL would acknowledge what a power cut
                 // can still lose: fail them instead (callers answer 500, clients retry).
                 Err(e) if durable => {
+                    // Fail only what someone waits on; audit rows and key-use stamps never
+                    // needed the fsync and are committed as usual.
                     let message = format!("could not make the commit durable: {e}");
-                    tracing::error!(%message, lost = batch.len(), "write batch failed");
-                    for command in batch.drain(..) {
+                    let (awaited_commands, rest): (Vec<Command>, Vec<Command>) = batch
+                        .drain(..)
+                        .partition(|c| matches!(c, Command::Write(_) | Command::Flush(_)));
+                    tracing::error!(%message, failed = awaited_commands.len(), "write batch failed");
+                    for command in awaited_commands {
                         fail_unrun(command, &message);
                     }
-                    continue;
+                    batch = rest;
                 }
                 Err(e) => tracing::warn!(error = %e, mode, "could not switch synchronous mode"),
             }
