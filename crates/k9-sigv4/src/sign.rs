@@ -119,8 +119,8 @@ pub struct PresignedOutput {
 /// Why a request could not be signed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignError {
-    /// The request has no `host` header to sign.
-    #[error("the request has no Host header; SigV4 requires one")]
+    /// The request has no `host` header (nor HTTP/2's `:authority`) to sign.
+    #[error("the request has no Host header (or HTTP/2 :authority); SigV4 requires one")]
     MissingHost,
     /// `expires_in` exceeds a week.
     #[error("presigned requests may be valid for at most {MAX_PRESIGN_EXPIRES_SECONDS} seconds")]
@@ -197,6 +197,12 @@ fn payload_hash(request: &HttpRequest<'_>, params: &SigningParams) -> String {
     }
 }
 
+/// Whether the request names its host: a `host` header, or HTTP/2's `:authority`.
+fn has_host(request: &HttpRequest<'_>) -> bool {
+    request.header_values("host").next().is_some()
+        || request.header_values(":authority").next().is_some()
+}
+
 /// Signs `request` with an `Authorization` header. The returned headers (`x-amz-date`,
 /// optional `x-amz-security-token` and `x-amz-content-sha256`, and `authorization`) must be
 /// added to the request as they are. Every header the request already has is signed, except
@@ -206,7 +212,7 @@ pub fn sign_with_header(
     creds: &Credentials,
     params: &SigningParams,
 ) -> Result<SignedOutput, SignError> {
-    if request.header_values("host").next().is_none() {
+    if !has_host(request) {
         return Err(SignError::MissingHost);
     }
     let amz_date = format_amz_date(OffsetDateTime::from(params.time));
@@ -265,7 +271,7 @@ pub fn presign(
     creds: &Credentials,
     params: &SigningParams,
 ) -> Result<PresignedOutput, SignError> {
-    if request.header_values("host").next().is_none() {
+    if !has_host(request) {
         return Err(SignError::MissingHost);
     }
     if params.expires_in > MAX_PRESIGN_EXPIRES_SECONDS {
