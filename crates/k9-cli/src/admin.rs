@@ -193,24 +193,21 @@ fn needs_existing_store(command: &AdminCommand) -> bool {
 
 /// Runs `k9 admin ...`.
 pub async fn run(args: AdminArgs) -> ExitCode {
-    let database = args
-        .data_dir
-        .data_dir
-        .join(k9_store::SqliteStore::FILE_NAME);
+    let data_dir = &args.data_dir.data_dir;
     if needs_existing_store(&args.command) {
-        match database.try_exists() {
+        match k9_store::SqliteStore::exists_in(data_dir) {
             Ok(true) => {}
             Ok(false) => {
                 eprintln!(
                     "error: no k9 data in {} (no {}): pass the server's --data-dir or set K9_DATA_DIR",
-                    args.data_dir.data_dir.display(),
+                    data_dir.display(),
                     k9_store::SqliteStore::FILE_NAME
                 );
                 return ExitCode::from(EXIT_USAGE);
             }
             // Not a typo but an unreadable directory (permissions): say so.
             Err(error) => {
-                eprintln!("error: cannot read {}: {error}", database.display());
+                eprintln!("error: cannot read {}: {error}", data_dir.display());
                 return ExitCode::from(EXIT_FAILURE);
             }
         }

@@ -729,9 +729,18 @@ fn client_error_report(
                     "the default credential chain".to_owned()
                 }
             };
-            let what = match target {
-                Some((customer, account)) => format!("customer {customer} and account {account}"),
-                None => "this customer and account".to_owned(),
+            let (what, fix) = match target {
+                Some((customer, account)) => (
+                    format!("customer {customer} and account {account}"),
+                    format!(
+                        "`k9 admin approve {customer} ARN` and `k9 admin account add {customer} {account}`"
+                    ),
+                ),
+                None => (
+                    "this customer and account".to_owned(),
+                    "`k9 admin approve CUSTOMER ARN` and `k9 admin account add CUSTOMER ACCOUNT`"
+                        .to_owned(),
+                ),
             };
             // The server answers the same whether the approval or the account is missing, so
             // the hint names both.
@@ -743,12 +752,6 @@ fn client_error_report(
                  server (keys made by `k9 admin`), or `aws sts get-caller-identity{profile_flag}` \
                  (AWS keys)."
             ));
-            let fix = match target {
-                Some((customer, account)) => format!(
-                    "`k9 admin approve {customer} ARN` and `k9 admin account add {customer} {account}`"
-                ),
-                None => "`k9 admin approve CUSTOMER ARN` and `k9 admin account add CUSTOMER ACCOUNT`".to_owned(),
-            };
             hints.push(format!(
                 "ask your k9 administrator to approve that ARN and register the account \
                  ({fix}), or use --profile with credentials that are approved."

@@ -225,7 +225,7 @@ async fn walkthrough(
     exit: bool,
     data_dir: &std::path::Path,
     listener: std::net::TcpListener,
-    interrupted: tokio::sync::watch::Receiver<bool>,
+    mut interrupted: tokio::sync::watch::Receiver<bool>,
 ) -> Result<ExitCode, String> {
     let store = common::open_store(data_dir)?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
@@ -301,23 +301,27 @@ async fn walkthrough(
     // The requests run until done or until Ctrl-C, whichever comes first: an interrupted
     // walkthrough still stops the server and lets `demo` remove the data directory.
     let steps = async {
-        let queued = show(&client, &base, region, Exchange {
-        title: "1. alice (approved) triggers an analysis: 202 once the execution is durably queued",
-        method: "POST",
-        path: trigger_path.clone(),
-        body: Some(trigger_body.clone()),
-        signer: Some(("alice", &alice)),
-        tamper: false,
-    })
-    .await?;
-        let execution_id = queued["executionId"]
-            .as_str()
-            .unwrap_or("missing")
-            .to_owned();
-        show(
+        let trigger = |title, signer, tamper| Exchange {
+            title,
+            method: "POST",
+            path: trigger_path.clone(),
+            body: Some(trigger_body.clone()),
+            signer,
+            tamper,
+        };
+        let queued = show(
             &client,
             &base,
             region,
+            trigger(
+                "1. alice (approved) triggers an analysis: 202 once the execution is durably queued",
+                Some(("alice", &alice)),
+                false,
+            ),
+        )
+        .await?;
+        let execution_id = queued["executionId"].as_str().unwrap_or("missing");
+        let rest = [
             Exchange {
                 title: "2. alice reads the execution's status",
                 method: "GET",
@@ -326,56 +330,30 @@ async fn walkthrough(
                 signer: Some(("alice", &alice)),
                 tamper: false,
             },
-        )
-        .await?;
-        show(
-            &client,
-            &base,
-            region,
-            Exchange {
-                title: "3. mallory (valid signature, not approved for C123456) is refused",
-                method: "POST",
-                path: trigger_path.clone(),
-                body: Some(trigger_body.clone()),
-                signer: Some(("mallory", &mallory)),
-                tamper: false,
-            },
-        )
-        .await?;
-        show(
-            &client,
-            &base,
-            region,
-            Exchange {
-                title: "4. alice's request with one hex digit of the signature changed is refused",
-                method: "POST",
-                path: trigger_path.clone(),
-                body: Some(trigger_body.clone()),
-                signer: Some(("alice", &alice)),
-                tamper: true,
-            },
-        )
-        .await?;
-        show(
-            &client,
-            &base,
-            region,
-            Exchange {
-                title: "5. an unsigned request is refused, as API Gateway does",
-                method: "POST",
-                path: trigger_path.clone(),
-                body: Some(trigger_body.clone()),
-                signer: None,
-                tamper: false,
-            },
-        )
-        .await?;
+            trigger(
+                "3. mallory (valid signature, not approved for C123456) is refused",
+                Some(("mallory", &mallory)),
+                false,
+            ),
+            trigger(
+                "4. alice's request with one hex digit of the signature changed is refused",
+                Some(("alice", &alice)),
+                true,
+            ),
+            trigger(
+                "5. an unsigned request is refused, as API Gateway does",
+                None,
+                false,
+            ),
+        ];
+        for exchange in rest {
+            show(&client, &base, region, exchange).await?;
+        }
         Ok::<(), String>(())
     };
-    let mut interrupt = interrupted.clone();
     let walkthrough_result = tokio::select! {
         result = steps => Some(result),
-        _ = interrupt.wait_for(|interrupted| *interrupted) => None,
+        _ = interrupted.wait_for(|interrupted| *interrupted) => None,
     };
     let code = match walkthrough_result {
         None => {
@@ -390,7 +368,7 @@ async fn walkthrough(
         Some(Ok(())) => {
             try_it_yourself(region, &alice, &base, &trigger_path, &trigger_body);
             println!("\nk9 demo: serving on {base}; press Ctrl-C to stop.");
-            let _ = interrupt.wait_for(|interrupted| *interrupted).await;
+            let _ = interrupted.wait_for(|interrupted| *interrupted).await;
             ExitCode::SUCCESS
         }
     };

@@ -480,72 +480,79 @@ fn assert_demo_data_dir_removed(stdout: &str) {
     assert!(!Path::new(dir).exists(), "{dir} still exists");
 }
 
-/// Starts `k9 demo` on a free port; its stdout accumulates in the returned buffer.
-fn spawn_demo() -> (Child, Arc<Mutex<String>>, std::thread::JoinHandle<()>) {
-    let mut child = Command::new(K9)
-        .args(["demo", "--listen", "127.0.0.1:0"])
-        .env_remove("K9_MASTER_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run k9 demo");
-    let mut stdout = child.stdout.take().unwrap();
-    let output = Arc::new(Mutex::new(String::new()));
-    let reader = {
-        let output = output.clone();
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = stdout.read(&mut chunk) {
-                if n == 0 {
-                    break;
+/// `k9 demo` running on a free port, its stdout gathered as it comes.
+struct RunningDemo {
+    child: Child,
+    output: Arc<Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl RunningDemo {
+    fn start() -> Self {
+        let mut child = Command::new(K9)
+            .args(["demo", "--listen", "127.0.0.1:0"])
+            .env_remove("K9_MASTER_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run k9 demo");
+        let mut stdout = child.stdout.take().unwrap();
+        let output = Arc::new(Mutex::new(String::new()));
+        let reader = {
+            let output = output.clone();
+            std::thread::spawn(move || {
+                let mut chunk = [0u8; 4096];
+                while let Ok(n) = stdout.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    output
+                        .lock()
+                        .unwrap()
+                        .push_str(&String::from_utf8_lossy(&chunk[..n]));
                 }
-                output
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
-            }
-        })
-    };
-    (child, output, reader)
+            })
+        };
+        Self {
+            child,
+            output,
+            reader,
+        }
+    }
+
+    /// Waits until the demo has printed `needle`, sends it `signal` (`-INT`, `-TERM`), and
+    /// returns its exit status and everything it printed.
+    fn signal_after(mut self, needle: &str, signal: &str) -> (std::process::ExitStatus, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self.output.lock().unwrap().contains(needle) {
+            assert!(Instant::now() < deadline, "{}", self.output.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        self.reader.join().unwrap();
+        let stdout = self.output.lock().unwrap().clone();
+        (exit, stdout)
+    }
 }
 
 #[test]
 fn demo_stopped_during_the_walkthrough_still_removes_its_data() {
-    let (mut child, output, reader) = spawn_demo();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !output.lock().unwrap().contains("k9 demo: data directory ") {
-        assert!(Instant::now() < deadline, "{}", output.lock().unwrap());
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    let (exit, stdout) = RunningDemo::start().signal_after("k9 demo: data directory ", "-TERM");
     // 130 if the signal came during the requests, 0 if they had already finished.
-    let code = child.wait().unwrap().code();
+    let code = exit.code();
     assert!(matches!(code, Some(0 | 130)), "{code:?}");
-    reader.join().unwrap();
-    let stdout = output.lock().unwrap().clone();
     assert_demo_data_dir_removed(&stdout);
 }
 
 #[test]
 fn demo_keeps_serving_with_a_ready_curl_line_until_interrupted() {
-    let (mut child, output, reader) = spawn_demo();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !output.lock().unwrap().contains("press Ctrl-C to stop") {
-        assert!(Instant::now() < deadline, "{}", output.lock().unwrap());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    assert!(child.wait().unwrap().success());
-    reader.join().unwrap();
-    let stdout = output.lock().unwrap().clone();
+    let (exit, stdout) = RunningDemo::start().signal_after("press Ctrl-C to stop", "-INT");
+    assert!(exit.success());
     for expected in [
         "### Try it yourself",
         "export AWS_SECRET_ACCESS_KEY=",

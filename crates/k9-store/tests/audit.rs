@@ -122,21 +122,42 @@ async fn oversized_audit_fields_are_capped() {
     );
 }
 
+/// Records `count` events `prefix-0`, `prefix-1`, ... dated from `first`, `step` apart.
+async fn record_at(
+    store: &impl Store,
+    prefix: &str,
+    count: i32,
+    first: time::OffsetDateTime,
+    step: Duration,
+) {
+    for i in 0..count {
+        let mut e = event(&format!("{prefix}-{i}"), "/x", AuditOutcome::Allowed);
+        e.time = first + step * i;
+        store.record_audit(e).await;
+    }
+}
+
+/// More rows than one pruning chunk, 100 days old: `old-0` ... `old-11999`.
+const OLD_ROWS: i32 = 12_000;
+
+async fn record_old_rows(store: &impl Store) {
+    let first = NOW - Duration::days(100);
+    record_at(store, "old", OLD_ROWS, first, Duration::milliseconds(1)).await;
+}
+
 #[tokio::test]
 async fn pruning_deletes_only_events_older_than_the_cutoff() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    // More old rows than one pruning chunk, so the chunk loop is exercised.
-    for i in 0..12_000 {
-        let mut e = event(&format!("old-{i}"), "/x", AuditOutcome::Allowed);
-        e.time = NOW - Duration::days(100) + Duration::milliseconds(i);
-        store.record_audit(e).await;
-    }
-    for i in 0..3 {
-        let mut e = event(&format!("new-{i}"), "/x", AuditOutcome::Allowed);
-        e.time = NOW - Duration::days(1) + Duration::seconds(i);
-        store.record_audit(e).await;
-    }
+    record_old_rows(&store).await;
+    record_at(
+        &store,
+        "new",
+        3,
+        NOW - Duration::days(1),
+        Duration::seconds(1),
+    )
+    .await;
     store.flush().await.unwrap();
 
     let pruned = store.prune_audit(NOW - Duration::days(90)).await.unwrap();
@@ -161,11 +182,7 @@ async fn pruning_goes_past_a_newer_row_at_the_front() {
     let mut ahead = event("ahead", "/x", AuditOutcome::Allowed);
     ahead.time = NOW + Duration::days(1);
     store.record_audit(ahead).await;
-    for i in 0..12_000 {
-        let mut e = event(&format!("old-{i}"), "/x", AuditOutcome::Allowed);
-        e.time = NOW - Duration::days(100) + Duration::milliseconds(i);
-        store.record_audit(e).await;
-    }
+    record_old_rows(&store).await;
     store.flush().await.unwrap();
 
     assert_eq!(

@@ -133,6 +133,7 @@ impl TestServer {
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
+    pub version: reqwest::Version,
     pub headers: reqwest::header::HeaderMap,
     pub body: serde_json::Value,
     pub text: String,
@@ -151,7 +152,11 @@ impl Answer {
 }
 
 pub async fn send(request: http::Request<Vec<u8>>) -> Answer {
-    let client = reqwest::Client::new();
+    send_with(&reqwest::Client::new(), request).await
+}
+
+/// Sends `request` with `client` (e.g. one that speaks HTTP/2).
+pub async fn send_with(client: &reqwest::Client, request: http::Request<Vec<u8>>) -> Answer {
     let (parts, body) = request.into_parts();
     let response = client
         .request(parts.method, parts.uri.to_string())
@@ -161,11 +166,13 @@ pub async fn send(request: http::Request<Vec<u8>>) -> Answer {
         .await
         .expect("send");
     let status = response.status().as_u16();
+    let version = response.version();
     let headers = response.headers().clone();
     let text = response.text().await.expect("body");
     let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     Answer {
         status,
+        version,
         headers,
         body,
         text,

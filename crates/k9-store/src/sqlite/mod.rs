@@ -71,6 +71,11 @@ impl SqliteStore {
     /// The audit log's file name inside the data directory.
     pub const AUDIT_FILE_NAME: &'static str = "audit.sqlite3";
 
+    /// Whether `data_dir` holds a k9 database (an error when it cannot be read).
+    pub fn exists_in(data_dir: &Path) -> std::io::Result<bool> {
+        data_dir.join(Self::FILE_NAME).try_exists()
+    }
+
     /// Opens (creating if needed) `<data_dir>/k9.sqlite3` and brings its schema up to
     /// date. Fails with [`StoreError::MasterKeyMismatch`] if the database was created
     /// with another master key.

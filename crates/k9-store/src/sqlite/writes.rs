@@ -434,8 +434,7 @@ fn ensure_account_of(
 
 /// Deletes, among the oldest `chunk` audit rows (by insertion order), those older than
 /// `before`; returns how many went. Rows are appended in arrival order, so the old ones
-/// are at the start: this never scans the table, and a caller repeats it while whole
-/// chunks go. A row that arrived out of time order is left for the next pass.
+/// are at the start: this never scans the table, and a caller repeats it while any go.
 pub(crate) fn delete_audit_before(
     conn: &Connection,
     before: OffsetDateTime,
