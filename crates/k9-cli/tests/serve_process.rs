@@ -294,6 +294,11 @@ async fn logs_and_admin_output_hold_no_secret_or_signature() {
         .read_to_string(&mut logs)
         .unwrap();
     assert!(logs.contains("listening on http://127.0.0.1"), "{logs}");
+    // stderr is a pipe here, as under systemd or `2> file`: no colour codes.
+    assert!(
+        !logs.contains('\x1b'),
+        "ANSI escapes in piped logs: {logs:?}"
+    );
     assert!(!logs.contains(&creds.secret_access_key), "secret in logs");
     assert!(!logs.contains(&signature), "signature in logs");
 
@@ -367,6 +372,30 @@ fn admin_reads_of_a_data_dir_without_k9_data_fail_instead_of_creating_a_store() 
         admin(&typo, &["key", "list"])["AccessKeyMetadata"],
         serde_json::json!([])
     );
+}
+
+#[test]
+fn serve_and_demo_on_a_busy_port_create_no_data_dir() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = busy.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    for command in ["serve", "demo"] {
+        let data_dir = dir.path().join(command);
+        let output = Command::new(K9)
+            .args([command, "--listen", &address, "--data-dir"])
+            .arg(&data_dir)
+            .env_remove("K9_MASTER_KEY")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("cannot listen on"), "{command}: {stderr}");
+        assert!(
+            !data_dir.exists(),
+            "{command} created {}",
+            data_dir.display()
+        );
+    }
 }
 
 #[test]
