@@ -366,6 +366,19 @@ fn admin_reads_of_a_data_dir_without_k9_data_fail_instead_of_creating_a_store() 
         assert!(stderr.contains("no k9 data in"), "{args:?}: {stderr}");
         assert!(!typo.exists(), "{args:?} created {}", typo.display());
     }
+    // A path that cannot be read (here: below a regular file) is not a typo: exit 1.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"").unwrap();
+    let output = Command::new(K9)
+        .arg("admin")
+        .arg("--data-dir")
+        .arg(file.join("k9-data"))
+        .args(["key", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot read"), "{stderr}");
     // Creating something is how a store starts: that still works on a new directory.
     admin(&typo, &["customer", "create", "C123456"]);
     assert_eq!(
@@ -396,6 +409,54 @@ fn serve_and_demo_on_a_busy_port_create_no_data_dir() {
             data_dir.display()
         );
     }
+}
+
+#[tokio::test]
+async fn serve_prunes_audit_rows_older_than_the_retention_at_start() {
+    use k9_store::{AuditEvent, AuditOutcome, MasterKey, SqliteStore, Store};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store =
+            SqliteStore::open(dir.path(), MasterKey::load_or_create(dir.path()).unwrap()).unwrap();
+        for (request_id, age_days) in [("stale", 200), ("fresh", 10)] {
+            store
+                .record_audit(AuditEvent {
+                    time: time::OffsetDateTime::now_utc() - time::Duration::days(age_days),
+                    request_id: request_id.into(),
+                    access_key_id: None,
+                    principal: None,
+                    method: "GET".into(),
+                    path: "/".into(),
+                    outcome: AuditOutcome::AuthenticationFailed,
+                    reason: "missing_authentication".into(),
+                })
+                .await;
+        }
+        store.flush().await.unwrap();
+    }
+    let port = free_port();
+    let mut server = Command::new(K9)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--audit-retention-days", "90", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("K9_MASTER_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_healthy(port).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let audit = admin(dir.path(), &["audit", "--limit", "100"]).to_string();
+        assert!(audit.contains("fresh"), "{audit}");
+        if !audit.contains("stale") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "stale row not pruned: {audit}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
 }
 
 #[test]
