@@ -802,6 +802,9 @@ fn client_error_report(
             NetworkErrorKind::Tls => format!(
                 "the TLS connection to {endpoint} failed. If the server uses a private or \
                  self-signed certificate, pass its CA with --ca-cert PEM_FILE (or K9_CA_CERT); \
+                 a self-signed server certificate must itself be a leaf (basicConstraints \
+                 CA:FALSE, as `openssl req -x509 -addext basicConstraints=critical,CA:FALSE` \
+                 makes it), not a CA, or the TLS library refuses it (CaUsedAsEndEntity); \
                  check that the host name matches the certificate, and that the server speaks \
                  HTTPS (use http:// for a plain HTTP server)."
             ),

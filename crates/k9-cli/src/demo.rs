@@ -396,5 +396,11 @@ fn try_it_yourself(
     println!(
         "curl --aws-sigv4 \"aws:amz:{region}:execute-api\" --user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\" \\\n  -H 'Content-Type: application/json' -d '{trigger_body}' \\\n  {base}{trigger_path}"
     );
-    println!("k9 analysis list --customer-id {CUSTOMER} --account {ACCOUNT} --endpoint-url {base}");
+    // The binary that is running, so the line works before `cargo install` put `k9` on PATH.
+    let k9 = std::env::current_exe()
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|_| "k9".to_owned());
+    println!(
+        "{k9} analysis list --customer-id {CUSTOMER} --account {ACCOUNT} --endpoint-url {base}"
+    );
 }

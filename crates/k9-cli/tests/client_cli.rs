@@ -536,7 +536,9 @@ async fn original_k9_cli_api_flag_means_https_to_that_host() {
         .await;
     run.assert_code(4)
         .assert_stderr_has(&format!("https://{}", server.host()))
-        .assert_stderr_has("--ca-cert");
+        .assert_stderr_has("--ca-cert")
+        // The commonest self-signed mistake: a CA certificate used as the server's own.
+        .assert_stderr_has("CaUsedAsEndEntity");
     assert_eq!(server.connections(), 1, "a TLS failure is not retried");
 }
 

@@ -11,6 +11,11 @@ use k9_sigv4::{sign_with_header, Credentials, HttpRequest, SigningParams};
 
 const K9: &str = env!("CARGO_BIN_EXE_k9");
 
+/// The `k9` binary's path as the running process sees it (`current_exe` resolves links).
+fn canonical_k9() -> String {
+    std::fs::canonicalize(K9).unwrap().display().to_string()
+}
+
 fn admin(data_dir: &Path, args: &[&str]) -> serde_json::Value {
     let output = Command::new(K9)
         .arg("admin")
@@ -647,6 +652,8 @@ fn demo_keeps_serving_with_a_ready_curl_line_until_interrupted() {
         "### Try it yourself",
         "export AWS_SECRET_ACCESS_KEY=",
         "curl --aws-sigv4 \"aws:amz:us-east-1:execute-api\"",
+        // The running binary's path, since `k9` may not be on PATH yet.
+        &format!("{} analysis list --customer-id C123456", canonical_k9()),
     ] {
         assert!(
             stdout.contains(expected),
