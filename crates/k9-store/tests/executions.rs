@@ -277,3 +277,70 @@ async fn status_moves_forward_only_and_records_times_and_error() {
     );
     assert_eq!(store.execution(&c, &a, &id).await.unwrap(), Some(failed));
 }
+
+#[tokio::test]
+async fn status_move_is_seen_by_the_very_next_read_after_a_cached_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    customer_with_accounts(&store, "C123456", &["123456789012"]).await;
+    let (c, a) = (customer("C123456"), account("123456789012"));
+    let id = store
+        .enqueue_execution(&c, &a, &arn(ALICE), NOW)
+        .await
+        .unwrap()
+        .into_execution()
+        .execution_id;
+    // Two reads: the second is served from the cache.
+    for _ in 0..2 {
+        let read = store.execution(&c, &a, &id).await.unwrap().unwrap();
+        assert_eq!(read.status, ExecutionStatus::Queued);
+    }
+
+    let started = NOW + Duration::seconds(1);
+    store
+        .set_execution_status(&id, ExecutionStatus::Running, started, None)
+        .await
+        .unwrap();
+    let read = store.execution(&c, &a, &id).await.unwrap().unwrap();
+    assert_eq!(
+        (read.status, read.started_at),
+        (ExecutionStatus::Running, Some(started))
+    );
+}
+
+#[tokio::test]
+async fn status_move_by_another_process_is_seen_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = open(dir.path());
+    let worker = open(dir.path());
+    customer_with_accounts(&server, "C123456", &["123456789012"]).await;
+    let (c, a) = (customer("C123456"), account("123456789012"));
+    let id = server
+        .enqueue_execution(&c, &a, &arn(ALICE), NOW)
+        .await
+        .unwrap()
+        .into_execution()
+        .execution_id;
+    let status = || async {
+        server
+            .execution(&c, &a, &id)
+            .await
+            .unwrap()
+            .map(|e| e.status)
+    };
+    assert_eq!(status().await, Some(ExecutionStatus::Queued));
+    assert_eq!(status().await, Some(ExecutionStatus::Queued));
+
+    worker
+        .set_execution_status(&id, ExecutionStatus::Succeeded, NOW, None)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    while status().await != Some(ExecutionStatus::Succeeded) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "the server still serves the queued execution a second after the worker finished it"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -1,18 +1,22 @@
-//! Caches of the two lookups every authenticated request makes: the credential of an
-//! access key and the authorization decision for (caller, customer, account).
+//! Caches of the lookups every authenticated request makes: the credential of an access
+//! key, the authorization decision for (caller, customer, account), and the execution a
+//! client polls.
 //!
 //! Why: each SQLite read transaction takes and releases file locks (about six `fcntl`
-//! calls, ~3 µs here), more than the lookup itself; two of them per request would cost
-//! a large share of a request's budget.
+//! calls, ~3 µs here), more than the lookup itself; a read per request would cost a large
+//! share of a request's budget.
 //!
-//! Correctness rests on one counter, the generation:
-//! - an entry is used only if it was read under the current generation;
+//! Correctness rests on two counters, one per kind of change: the admin generation
+//! (credentials and authorizations) and the execution generation (executions).
+//! - an entry is used only if it was read under its counter's current generation;
 //! - a reader loads the generation *before* reading the database and tags the entry with
-//!   it, and this process bumps the generation *after* each administrative write commits,
+//!   it, and this process bumps the generation *after* each write of that kind commits,
 //!   so an entry read before a change can never pass for one read after it;
-//! - administrative writes by other processes (the admin CLI) bump `admin_generation` in
-//!   the database; it is checked at most every [`CROSS_PROCESS_REFRESH`], so their
-//!   changes reach this process within that time.
+//! - writes by other processes (the admin CLI, another server on the same data dir) bump
+//!   `admin_generation` / `execution_generation` in the database; these are checked at
+//!   most every [`CROSS_PROCESS_REFRESH`], so their changes reach this process within that
+//!   time.
+//! - new executions need no invalidation: a missing execution is never cached.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -20,7 +24,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::Credential;
+use crate::{Credential, Execution};
 
 /// Longest time a change made by another process may go unnoticed.
 pub(crate) const CROSS_PROCESS_REFRESH: Duration = Duration::from_millis(100);
@@ -58,43 +62,101 @@ impl<K: Eq + Hash, V: Clone> Tagged<K, V> {
     }
 }
 
+/// One change counter: this process's generation, and the database counter last seen.
+struct Generation {
+    current: AtomicU64,
+    seen_in_db: AtomicI64,
+}
+
+impl Generation {
+    fn new(db_counter: i64) -> Self {
+        Self {
+            current: AtomicU64::new(0),
+            seen_in_db: AtomicI64::new(db_counter),
+        }
+    }
+
+    fn current(&self) -> u64 {
+        self.current.load(Ordering::SeqCst)
+    }
+
+    fn bump(&self) {
+        self.current.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Records the database counter just read; bumps the generation if it moved.
+    fn saw_in_db(&self, db_counter: i64) {
+        if self.seen_in_db.swap(db_counter, Ordering::SeqCst) != db_counter {
+            self.bump();
+        }
+    }
+}
+
+/// The database's change counters (the `store_meta` rows of the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DbCounters {
+    /// Administrative changes: keys, sessions, customers, accounts, approvals.
+    pub(crate) admin: i64,
+    /// Changes to existing executions (status moves).
+    pub(crate) executions: i64,
+}
+
 /// The request-path caches of one store.
 pub(crate) struct ReadCache {
-    generation: AtomicU64,
-    /// Last `admin_generation` seen in the database.
-    seen_db_generation: AtomicI64,
-    /// When the database counter was last checked, as nanoseconds since `started`.
+    admin: Generation,
+    execution: Generation,
+    /// When the database counters were last checked, as nanoseconds since `started`.
     checked_at: AtomicU64,
     started: Instant,
     credentials: Tagged<String, Credential>,
     authorizations: Tagged<String, bool>,
+    executions: Tagged<String, Execution>,
 }
 
 impl ReadCache {
-    /// Empty caches; `db_generation` is the database counter now.
-    pub(crate) fn new(db_generation: i64) -> Self {
+    /// Empty caches; `counters` are the database's now.
+    pub(crate) fn new(counters: DbCounters) -> Self {
         Self {
-            generation: AtomicU64::new(0),
-            seen_db_generation: AtomicI64::new(db_generation),
+            admin: Generation::new(counters.admin),
+            execution: Generation::new(counters.executions),
             checked_at: AtomicU64::new(0),
             started: Instant::now(),
             credentials: Tagged::new(),
             authorizations: Tagged::new(),
+            executions: Tagged::new(),
         }
     }
 
-    /// The generation to tag a database read with; load it before reading.
-    pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::SeqCst)
+    /// The generation to tag a credential or authorization read with; load it before
+    /// reading.
+    pub(crate) fn admin_generation(&self) -> u64 {
+        self.admin.current()
     }
 
-    /// Invalidates every entry. Call after an administrative write has committed.
-    pub(crate) fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
+    /// The generation to tag an execution read with; load it before reading.
+    pub(crate) fn execution_generation(&self) -> u64 {
+        self.execution.current()
     }
 
-    /// Whether the database counter is due a check; at most one caller per interval gets
-    /// `true`.
+    /// Invalidates every credential and authorization. Call after an administrative write
+    /// has committed.
+    pub(crate) fn invalidate_admin(&self) {
+        self.admin.bump();
+    }
+
+    /// Invalidates every cached execution. Call after an execution changed.
+    pub(crate) fn invalidate_executions(&self) {
+        self.execution.bump();
+    }
+
+    /// Invalidates everything (when the database counters cannot be read).
+    pub(crate) fn invalidate_all(&self) {
+        self.invalidate_admin();
+        self.invalidate_executions();
+    }
+
+    /// Whether the database counters are due a check; at most one caller per interval
+    /// gets `true`.
     pub(crate) fn db_check_due(&self) -> bool {
         let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         let last = self.checked_at.load(Ordering::Relaxed);
@@ -106,23 +168,18 @@ impl ReadCache {
                 .is_ok()
     }
 
-    /// Records the database counter just read; invalidates everything if it moved.
-    pub(crate) fn saw_db_generation(&self, db_generation: i64) {
-        if self
-            .seen_db_generation
-            .swap(db_generation, Ordering::SeqCst)
-            != db_generation
-        {
-            self.invalidate();
-        }
+    /// Records the database counters just read; invalidates what they say changed.
+    pub(crate) fn saw_db_counters(&self, counters: DbCounters) {
+        self.admin.saw_in_db(counters.admin);
+        self.execution.saw_in_db(counters.executions);
     }
 
     /// The cached credential of `access_key_id`, if still valid.
     pub(crate) fn credential(&self, access_key_id: &str) -> Option<Credential> {
-        self.credentials.get(access_key_id, self.generation())
+        self.credentials.get(access_key_id, self.admin_generation())
     }
 
-    /// Caches `credential`, read under `generation`.
+    /// Caches `credential`, read under admin generation `generation`.
     pub(crate) fn put_credential(&self, generation: u64, credential: Credential) {
         self.credentials
             .put(credential.access_key_id.to_string(), generation, credential);
@@ -130,12 +187,24 @@ impl ReadCache {
 
     /// The cached decision under `key` (see [`authorization_key`]), if still valid.
     pub(crate) fn authorization(&self, key: &str) -> Option<bool> {
-        self.authorizations.get(key, self.generation())
+        self.authorizations.get(key, self.admin_generation())
     }
 
-    /// Caches a decision, read under `generation`.
+    /// Caches a decision, read under admin generation `generation`.
     pub(crate) fn put_authorization(&self, key: String, generation: u64, allowed: bool) {
         self.authorizations.put(key, generation, allowed);
+    }
+
+    /// The cached execution `execution_id`, if still valid.
+    pub(crate) fn execution(&self, execution_id: &str) -> Option<Execution> {
+        self.executions
+            .get(execution_id, self.execution_generation())
+    }
+
+    /// Caches `execution`, read under execution generation `generation`.
+    pub(crate) fn put_execution(&self, generation: u64, execution: Execution) {
+        self.executions
+            .put(execution.execution_id.to_string(), generation, execution);
     }
 }
 
@@ -153,35 +222,60 @@ pub(crate) fn authorization_key(
 mod tests {
     use super::*;
 
+    const ZERO: DbCounters = DbCounters {
+        admin: 0,
+        executions: 0,
+    };
+
     #[test]
     fn entry_read_before_an_invalidation_is_not_served_after_it() {
-        let cache = ReadCache::new(0);
-        let generation = cache.generation();
-        cache.invalidate();
+        let cache = ReadCache::new(ZERO);
+        let generation = cache.admin_generation();
+        cache.invalidate_admin();
         cache.put_authorization("k".into(), generation, true);
         assert_eq!(cache.authorization("k"), None);
     }
 
     #[test]
     fn entry_read_under_the_current_generation_is_served() {
-        let cache = ReadCache::new(0);
-        cache.put_authorization("k".into(), cache.generation(), false);
+        let cache = ReadCache::new(ZERO);
+        cache.put_authorization("k".into(), cache.admin_generation(), false);
         assert_eq!(cache.authorization("k"), Some(false));
     }
 
     #[test]
-    fn moved_database_counter_invalidates_and_unmoved_does_not() {
-        let cache = ReadCache::new(7);
-        cache.put_authorization("k".into(), cache.generation(), true);
-        cache.saw_db_generation(7);
+    fn moved_database_counter_invalidates_its_kind_only() {
+        let cache = ReadCache::new(DbCounters {
+            admin: 7,
+            executions: 3,
+        });
+        cache.put_authorization("k".into(), cache.admin_generation(), true);
+        let (admin, execution) = (cache.admin_generation(), cache.execution_generation());
+        cache.saw_db_counters(DbCounters {
+            admin: 7,
+            executions: 3,
+        });
         assert_eq!(cache.authorization("k"), Some(true));
-        cache.saw_db_generation(8);
+        assert_eq!(cache.execution_generation(), execution);
+
+        cache.saw_db_counters(DbCounters {
+            admin: 7,
+            executions: 4,
+        });
+        assert_eq!(cache.authorization("k"), Some(true));
+        assert_ne!(cache.execution_generation(), execution);
+
+        cache.saw_db_counters(DbCounters {
+            admin: 8,
+            executions: 4,
+        });
         assert_eq!(cache.authorization("k"), None);
+        assert_ne!(cache.admin_generation(), admin);
     }
 
     #[test]
     fn database_check_is_due_once_per_interval() {
-        let cache = ReadCache::new(0);
+        let cache = ReadCache::new(ZERO);
         std::thread::sleep(CROSS_PROCESS_REFRESH);
         assert!(cache.db_check_due());
         assert!(!cache.db_check_due());

@@ -3,8 +3,8 @@
 //! - Writes go to one writer thread that commits them in groups (`writer.rs`), with
 //!   `synchronous=FULL` so a commit is on disk when a caller is told it succeeded.
 //! - Reads use a small pool of read-only connections on the calling thread (`reads.rs`);
-//!   the credential and authorization lookups of the request path are cached
-//!   (`cache.rs`), invalidated by administrative writes.
+//!   the credential, authorization and execution lookups of the request path are cached
+//!   (`cache.rs`), invalidated by administrative writes and execution status moves.
 //! - WAL mode lets readers, the writer and another process (the admin CLI) share the
 //!   file; `busy_timeout` makes writers from two processes wait for each other.
 
@@ -50,9 +50,9 @@ const MASTER_KEY_CHECK: &str = "master_key_check";
 /// The embedded [`Store`]: `<data_dir>/k9.sqlite3`, secrets encrypted with the
 /// [`MasterKey`].
 ///
-/// Credentials and authorization decisions are cached in memory: this process's
-/// administrative writes take effect at once, those of another process sharing the file
-/// (the admin CLI) within 100 ms.
+/// Credentials, authorization decisions and executions are cached in memory: this
+/// process's writes take effect at once, those of another process sharing the file (the
+/// admin CLI, a worker moving executions on) within 100 ms.
 ///
 /// Dropping it commits every pending write (including audit events) and stops the
 /// writer thread; it blocks for that commit.
@@ -91,7 +91,7 @@ impl SqliteStore {
         let cipher = SecretCipher::new(&master_key);
         check_master_key(&mut conn, &cipher)?;
         let readers = ReadPool::open(&db_path)?;
-        let cache = ReadCache::new(readers.with(reads::admin_generation)?);
+        let cache = ReadCache::new(readers.with(reads::db_counters)?);
         let writer = Writer::start(conn, &db_path)?;
         Ok(Self {
             db_path,
@@ -104,14 +104,14 @@ impl SqliteStore {
     }
 
     /// Checks, at most once per refresh interval, whether another process made an
-    /// administrative change, and if so empties the caches.
+    /// administrative change or moved an execution, and if so empties those caches.
     fn refresh_cache(&self) {
         if self.cache.db_check_due() {
-            match self.readers.with(reads::admin_generation) {
-                Ok(generation) => self.cache.saw_db_generation(generation),
+            match self.readers.with(reads::db_counters) {
+                Ok(counters) => self.cache.saw_db_counters(counters),
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not check for administrative changes; dropping caches");
-                    self.cache.invalidate();
+                    tracing::warn!(error = %e, "could not check for changes by other processes; dropping caches");
+                    self.cache.invalidate_all();
                 }
             }
         }
@@ -133,7 +133,7 @@ impl SqliteStore {
                 Ok(value)
             })
             .await;
-        self.cache.invalidate();
+        self.cache.invalidate_admin();
         result
     }
 
@@ -230,7 +230,7 @@ impl Store for SqliteStore {
         if let Some(credential) = self.cache.credential(id.as_str()) {
             return Ok(Some(credential));
         }
-        let generation = self.cache.generation();
+        let generation = self.cache.admin_generation();
         let credential = self
             .readers
             .with(|conn| reads::credential(conn, &self.cipher, id))?;
@@ -258,7 +258,7 @@ impl Store for SqliteStore {
         if let Some(allowed) = self.cache.authorization(&key) {
             return Ok(allowed);
         }
-        let generation = self.cache.generation();
+        let generation = self.cache.admin_generation();
         let allowed = self
             .readers
             .with(|conn| reads::is_authorized(conn, caller, customer, account))?;
@@ -288,8 +288,22 @@ impl Store for SqliteStore {
         account: &AccountId,
         id: &ExecutionId,
     ) -> Result<Option<Execution>, StoreError> {
-        self.readers
-            .with(|conn| reads::execution(conn, customer, account, id))
+        // The id names its customer and account; a mismatch cannot be theirs.
+        if &id.customer_id() != customer || &id.account_id() != account {
+            return Ok(None);
+        }
+        self.refresh_cache();
+        if let Some(execution) = self.cache.execution(id.as_str()) {
+            return Ok(Some(execution));
+        }
+        let generation = self.cache.execution_generation();
+        let execution = self
+            .readers
+            .with(|conn| reads::execution(conn, customer, account, id))?;
+        if let Some(execution) = &execution {
+            self.cache.put_execution(generation, execution.clone());
+        }
+        Ok(execution)
     }
 
     async fn list_executions(
@@ -312,11 +326,19 @@ impl Store for SqliteStore {
         error: Option<&str>,
     ) -> Result<Execution, StoreError> {
         let (id, error) = (id.clone(), error.map(str::to_owned));
-        self.writer
+        let result = self
+            .writer
             .submit(move |conn| {
-                writes::set_execution_status(conn, &id, status, at, error.as_deref())
+                let execution =
+                    writes::set_execution_status(conn, &id, status, at, error.as_deref())?;
+                writes::bump_execution_generation(conn)?;
+                Ok(execution)
             })
-            .await
+            .await;
+        // After the commit (or its failure): an execution read before it is never served
+        // after it.
+        self.cache.invalidate_executions();
+        result
     }
 
     async fn record_audit(&self, event: AuditEvent) {

@@ -13,6 +13,7 @@ use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, PrincipalArn};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::crypto::SecretCipher;
+use crate::sqlite::cache::DbCounters;
 use crate::sqlite::codec::{from_nanos, parse_stored, PageCursor};
 use crate::{
     AccessKeyInfo, AuditEvent, AuditOutcome, Credential, CredentialKind, CustomerInfo, Execution,
@@ -195,11 +196,21 @@ pub(crate) fn is_authorized(
     Ok(false)
 }
 
-/// The administrative change counter (see the `admin_generation` row in `store_meta`).
-pub(crate) fn admin_generation(conn: &Connection) -> Result<i64, StoreError> {
+/// The database's change counters (the `admin_generation` and `execution_generation`
+/// rows in `store_meta`), in one read.
+pub(crate) fn db_counters(conn: &Connection) -> Result<DbCounters, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT value FROM store_meta WHERE key = 'admin_generation'")?
-        .query_row([], |r| r.get(0))?)
+        .prepare_cached(
+            "SELECT
+                (SELECT value FROM store_meta WHERE key = 'admin_generation'),
+                (SELECT value FROM store_meta WHERE key = 'execution_generation')",
+        )?
+        .query_row([], |r| {
+            Ok(DbCounters {
+                admin: r.get(0)?,
+                executions: r.get(1)?,
+            })
+        })?)
 }
 
 const EXECUTION_COLUMNS: &str =

@@ -17,10 +17,11 @@ struct Migration {
 }
 
 /// Every migration, oldest first. Versions are consecutive from 1.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial schema",
-    sql: r#"
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial schema",
+        sql: r#"
 CREATE TABLE store_meta (
     key   TEXT PRIMARY KEY,
     value ANY NOT NULL
@@ -109,7 +110,17 @@ CREATE UNIQUE INDEX executions_one_queued
     ON executions (customer_id, account_id) WHERE status = 'queued';
 
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "execution change counter",
+        sql: "
+-- Bumped by every change to an existing execution (a status move), by any process, so
+-- that a running server's cache of executions notices changes made by another process.
+INSERT INTO store_meta (key, value) VALUES ('execution_generation', 0);
+",
+    },
+];
 
 /// The audit log lives in its own file, attached to the writer's connection as `audit`.
 /// Audit rows are written on every request; kept in the main file, each of those commits

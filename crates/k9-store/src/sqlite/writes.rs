@@ -367,6 +367,16 @@ pub(crate) fn bump_admin_generation(conn: &Connection) -> Result<(), StoreError>
     Ok(())
 }
 
+/// Counts a change to an existing execution, so that every process's execution cache
+/// drops what it holds.
+pub(crate) fn bump_execution_generation(conn: &Connection) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE store_meta SET value = value + 1 WHERE key = 'execution_generation'",
+    )?
+    .execute([])?;
+    Ok(())
+}
+
 /// Inserts an (already sanitized) audit event.
 pub(crate) fn insert_audit_event(conn: &Connection, event: &AuditEvent) -> Result<(), StoreError> {
     conn.prepare_cached(
