@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use clap::Parser;
 use k9_domain::{AccountId, CustomerId, PrincipalArn};
 use k9_server::AppState;
-use k9_sigv4::{sign_with_header, Credentials, HttpRequest, SigningParams};
+use k9_sigv4::{sign_with_header_cached, Credentials, HttpRequest, SigningKeyCache, SigningParams};
 use k9_store::{MasterKey, SqliteStore, Store};
 use time::OffsetDateTime;
 
@@ -53,6 +53,65 @@ struct Stats {
     errors: usize,
     elapsed: Duration,
     latencies_us: Vec<u64>,
+    /// CPU time this process's threads spent in the measured window, by thread role.
+    cpu: CpuTime,
+}
+
+/// CPU time by thread role, from `/proc/self/task/*/stat`, in clock ticks.
+#[derive(Debug, Default, Clone, Copy)]
+struct CpuTime {
+    client: u64,
+    server: u64,
+    other: u64,
+}
+
+/// Linux reports thread CPU times in USER_HZ ticks, 100 a second on every architecture
+/// k9 builds for.
+const TICKS_PER_SECOND: f64 = 100.0;
+
+impl CpuTime {
+    /// CPU used by each thread role so far (zero where /proc cannot be read).
+    fn now() -> Self {
+        let mut total = Self::default();
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return total;
+        };
+        for task in tasks.flatten() {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+                continue;
+            };
+            // "tid (comm) state ppid ...": the name may hold spaces, so split at the parens.
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            let name = &stat[open + 1..close];
+            // After the name: state is field 3; utime and stime are fields 14 and 15.
+            let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+            let ticks: u64 = fields
+                .get(11..13)
+                .map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+            match name {
+                "client" => total.client += ticks,
+                "server" => total.server += ticks,
+                _ => total.other += ticks,
+            }
+        }
+        total
+    }
+
+    fn since(self, earlier: Self) -> Self {
+        Self {
+            client: self.client.saturating_sub(earlier.client),
+            server: self.server.saturating_sub(earlier.server),
+            other: self.other.saturating_sub(earlier.other),
+        }
+    }
+
+    /// Microseconds of CPU per request: client, server, other (the store's writer).
+    fn per_request_us(self, requests: usize) -> [f64; 3] {
+        let per = |ticks: u64| ticks as f64 / TICKS_PER_SECOND * 1e6 / requests.max(1) as f64;
+        [per(self.client), per(self.server), per(self.other)]
+    }
 }
 
 impl Stats {
@@ -86,6 +145,9 @@ struct Target {
     host: String,
     creds: Credentials,
     region: String,
+    /// Derived signing keys, as an SDK client signing many requests would keep them (the
+    /// signature itself is still computed for every request).
+    keys: SigningKeyCache,
 }
 
 fn build(target: &Target, kind: &Kind) -> reqwest::Request {
@@ -117,7 +179,8 @@ fn build(target: &Target, kind: &Kind) -> reqwest::Request {
             body: &body,
         };
         let params = SigningParams::new(&target.region, "execute-api", SystemTime::now());
-        let signed = sign_with_header(&unsigned, &target.creds, &params).expect("sign");
+        let signed =
+            sign_with_header_cached(&unsigned, &target.creds, &params, &target.keys).expect("sign");
         if !body.is_empty() {
             request
                 .headers_mut()
@@ -145,6 +208,12 @@ async fn run_scenario(
     let warmup = Duration::from_secs(1);
     let measure = Duration::from_secs(args.seconds);
     let start = Instant::now();
+    let window = tokio::spawn(async move {
+        tokio::time::sleep_until((start + warmup).into()).await;
+        let before = CpuTime::now();
+        tokio::time::sleep_until((start + warmup + measure).into()).await;
+        CpuTime::now().since(before)
+    });
     let mut workers = Vec::new();
     for _ in 0..args.concurrency {
         let client = client.clone();
@@ -195,6 +264,7 @@ async fn run_scenario(
         errors,
         elapsed: measure,
         latencies_us,
+        cpu: window.await.unwrap_or_default(),
     }
 }
 
@@ -305,6 +375,7 @@ fn main() {
         host: addr.to_string(),
         creds,
         region: "us-east-1".into(),
+        keys: SigningKeyCache::new(4),
     });
     let results = client_runtime.block_on(async {
         let client = reqwest::Client::builder()
@@ -362,12 +433,13 @@ fn main() {
 
     println!("k9 load benchmark: {} concurrent, {} s per scenario and round, median of {} interleaved rounds, server threads {}, {} cores", args.concurrency, args.seconds, args.rounds, args.server_threads, std::thread::available_parallelism().map_or(0, |n| n.get()));
     println!(
-        "{:<42} {:>10} {:>8} {:>9} {:>9} {:>9}",
-        "scenario", "req/s", "errors", "p50 ms", "p99 ms", "max ms"
+        "{:<42} {:>10} {:>8} {:>9} {:>9} {:>9}  CPU µs/req client+server+writer",
+        "scenario", "req/s", "errors", "p50 ms", "p99 ms", "max ms",
     );
     for s in &results {
+        let [client, server, other] = s.cpu.per_request_us(s.requests);
         println!(
-            "{:<42} {:>10.0} {:>8} {:>9.2} {:>9.2} {:>9.2}",
+            "{:<42} {:>10.0} {:>8} {:>9.2} {:>9.2} {:>9.2}  {client:.1}+{server:.1}+{other:.1} = {:.1}",
             s.name,
             s.throughput(),
             s.errors,
@@ -375,7 +447,8 @@ fn main() {
             s.percentile(0.99),
             s.latencies_us
                 .last()
-                .map_or(f64::NAN, |v| *v as f64 / 1000.0)
+                .map_or(f64::NAN, |v| *v as f64 / 1000.0),
+            client + server + other,
         );
     }
     let find = |name: &str| results.iter().find(|s| s.name == name);

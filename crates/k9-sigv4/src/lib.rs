@@ -51,7 +51,8 @@ pub use key::{derive_signing_key, SigningKeyCache};
 pub use request::HttpRequest;
 pub use settings::{PathNormalization, SigningSettings, UriEncoding, VerifierConfig};
 pub use sign::{
-    presign, sign_with_header, Credentials, PresignedOutput, SignError, SignedOutput, SigningParams,
+    presign, sign_with_header, sign_with_header_cached, Credentials, PresignedOutput, SignError,
+    SignedOutput, SigningParams,
 };
 pub use verify::{
     LookupError, PendingVerification, SecretLookup, SignedScope, VerifiedRequest, Verifier,

@@ -11,7 +11,7 @@ use crate::canonical::{
     CanonicalRequest,
 };
 use crate::date::format_amz_date;
-use crate::key::{derive_signing_key, hmac_sha256};
+use crate::key::{hmac_sha256_parts, SigningKeyCache};
 use crate::request::HttpRequest;
 use crate::settings::SigningSettings;
 use crate::{ALGORITHM, MAX_PRESIGN_EXPIRES_SECONDS, UNSIGNED_PAYLOAD};
@@ -157,9 +157,15 @@ struct Computed {
     signature: String,
 }
 
+/// What [`compute`] signs with: the credentials, and where derived keys may be cached.
+struct Keys<'a> {
+    creds: &'a Credentials,
+    cache: &'a SigningKeyCache,
+}
+
 fn compute(
     request: &HttpRequest<'_>,
-    creds: &Credentials,
+    keys: Keys<'_>,
     params: &SigningParams,
     amz_date: &str,
     canonical_query: &str,
@@ -176,16 +182,22 @@ fn compute(
         params.service
     );
     let to_sign = string_to_sign(amz_date, &scope, &canonical.sha256_hex());
-    let key = derive_signing_key(
-        creds.secret_access_key.as_bytes(),
+    let keyed_mac = keys.cache.get_or_derive(
+        &format!(
+            "{}/{}",
+            keys.creds.access_key_id,
+            &scope[..scope.len() - "/aws4_request".len()]
+        ),
+        keys.creds.secret_access_key.as_bytes(),
         &amz_date[..8],
         &params.region,
         &params.service,
     );
+    let signature = hex::encode(hmac_sha256_parts(keyed_mac, &[to_sign.as_bytes()]));
     Computed {
         canonical_request: canonical.to_text(),
-        string_to_sign: to_sign.clone(),
-        signature: hex::encode(hmac_sha256(&key, to_sign.as_bytes())),
+        string_to_sign: to_sign,
+        signature,
     }
 }
 
@@ -212,6 +224,18 @@ pub fn sign_with_header(
     creds: &Credentials,
     params: &SigningParams,
 ) -> Result<SignedOutput, SignError> {
+    sign_with_header_cached(request, creds, params, &SigningKeyCache::new(0))
+}
+
+/// [`sign_with_header`], taking the signing key from `keys` when it holds one for these
+/// credentials, day, region and service (and deriving and keeping it otherwise), as a
+/// client signing many requests would: deriving a key costs four HMACs.
+pub fn sign_with_header_cached(
+    request: &HttpRequest<'_>,
+    creds: &Credentials,
+    params: &SigningParams,
+    keys: &SigningKeyCache,
+) -> Result<SignedOutput, SignError> {
     if !has_host(request) {
         return Err(SignError::MissingHost);
     }
@@ -236,7 +260,7 @@ pub fn sign_with_header(
     let query = canonical_query_from(&parse_query(request.query), |_| false);
     let computed = compute(
         &with_added,
-        creds,
+        Keys { creds, cache: keys },
         params,
         &amz_date,
         &query,
@@ -311,7 +335,10 @@ pub fn presign(
     let canonical_query = canonical_query_from(&parse_query(&query), |_| false);
     let computed = compute(
         request,
-        creds,
+        Keys {
+            creds,
+            cache: &SigningKeyCache::new(0),
+        },
         params,
         &amz_date,
         &canonical_query,
@@ -328,4 +355,41 @@ pub fn presign(
         string_to_sign: computed.string_to_sign,
         signature: computed.signature,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request<'a>(headers: &'a [(&'a str, &'a [u8])]) -> HttpRequest<'a> {
+        HttpRequest {
+            method: "GET",
+            path: "/customer/C123456/account/123456789012/analysis",
+            query: "limit=5",
+            headers,
+            body: b"",
+        }
+    }
+
+    #[test]
+    fn cached_signing_key_signs_as_a_fresh_one_and_follows_a_new_secret() {
+        let headers: [(&str, &[u8]); 1] = [("host", b"k9.example.com")];
+        let params = SigningParams::new(
+            "us-east-1",
+            "execute-api",
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+        );
+        let keys = SigningKeyCache::new(4);
+        for secret in ["first-secret", "second-secret"] {
+            let creds = Credentials::new("AKIDEXAMPLE", secret, None);
+            let fresh = sign_with_header(&request(&headers), &creds, &params).unwrap();
+            for _ in 0..2 {
+                let cached =
+                    sign_with_header_cached(&request(&headers), &creds, &params, &keys).unwrap();
+                assert_eq!(cached.signature, fresh.signature, "{secret}");
+                assert_eq!(cached.headers, fresh.headers, "{secret}");
+            }
+        }
+        assert_eq!(keys.len(), 1);
+    }
 }
