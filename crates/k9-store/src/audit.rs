@@ -5,7 +5,9 @@
 //! `X-Amz-Signature` in the path, or `Signature=…` from an `Authorization` header quoted in
 //! a reason.
 
-use crate::AuditEvent;
+use std::borrow::Cow;
+
+use crate::{AuditEvent, AuditOutcome};
 
 /// Names (compared case-insensitively) whose value is replaced by `***` wherever they
 /// appear as `name=value` or `name: value`.
@@ -35,29 +37,108 @@ const MAX_METHOD: usize = 16;
 const MAX_PATH: usize = 2048;
 const MAX_REASON: usize = 1024;
 
-/// `event` with sensitive values redacted and every text field cut to a sane length (an
+/// A sanitized audit event packed for the writer thread: its texts live in one buffer,
+/// so handing an event over costs one allocation (freed on the writer's thread) instead
+/// of six. Every text is redacted of sensitive values and cut to a sane length (an
 /// attacker controls most of them, and must not be able to bloat the database).
-pub(crate) fn sanitized(event: AuditEvent) -> AuditEvent {
-    AuditEvent {
-        time: event.time,
-        request_id: capped(event.request_id, MAX_REQUEST_ID),
-        access_key_id: event.access_key_id.map(|id| capped(id, MAX_ACCESS_KEY_ID)),
-        principal: event.principal.map(|p| capped(p, MAX_PRINCIPAL)),
-        method: capped(event.method, MAX_METHOD),
-        path: capped(redacted(&event.path), MAX_PATH),
-        outcome: event.outcome,
-        reason: capped(redacted(&event.reason), MAX_REASON),
+#[derive(Debug)]
+pub(crate) struct PackedAuditEvent {
+    /// When the request arrived, Unix nanoseconds.
+    pub(crate) time: i64,
+    /// The decision.
+    pub(crate) outcome: AuditOutcome,
+    /// request id, access key id, principal, method, path and reason, one after another.
+    text: String,
+    /// Where each of those ends in `text`.
+    ends: [usize; 6],
+    has_access_key_id: bool,
+    has_principal: bool,
+}
+
+impl PackedAuditEvent {
+    /// `event`, sanitized and packed; `time` is its time as Unix nanoseconds.
+    pub(crate) fn pack(event: &AuditEvent, time: i64) -> Self {
+        let fields: [(Option<&str>, usize, bool); 6] = [
+            (Some(&event.request_id), MAX_REQUEST_ID, false),
+            (event.access_key_id.as_deref(), MAX_ACCESS_KEY_ID, false),
+            (event.principal.as_deref(), MAX_PRINCIPAL, false),
+            (Some(&event.method), MAX_METHOD, false),
+            (Some(&event.path), MAX_PATH, true),
+            (Some(&event.reason), MAX_REASON, true),
+        ];
+        let mut text = String::with_capacity(
+            fields
+                .iter()
+                .map(|(value, max, _)| value.map_or(0, |v| v.len().min(*max)))
+                .sum(),
+        );
+        let mut ends = [0; 6];
+        for (end, (value, max, redact)) in ends.iter_mut().zip(fields) {
+            let value = value.unwrap_or("");
+            if redact {
+                push_capped(&mut text, &redacted(value), max);
+            } else {
+                push_capped(&mut text, value, max);
+            }
+            *end = text.len();
+        }
+        Self {
+            time,
+            outcome: event.outcome,
+            text,
+            ends,
+            has_access_key_id: event.access_key_id.is_some(),
+            has_principal: event.principal.is_some(),
+        }
+    }
+
+    fn field(&self, index: usize) -> &str {
+        let start = index
+            .checked_sub(1)
+            .map_or(0, |previous| self.ends[previous]);
+        &self.text[start..self.ends[index]]
+    }
+
+    /// The request id returned to the caller.
+    pub(crate) fn request_id(&self) -> &str {
+        self.field(0)
+    }
+
+    /// The access key id the request named, if any.
+    pub(crate) fn access_key_id(&self) -> Option<&str> {
+        self.has_access_key_id.then(|| self.field(1))
+    }
+
+    /// The authenticated principal's ARN, once known.
+    pub(crate) fn principal(&self) -> Option<&str> {
+        self.has_principal.then(|| self.field(2))
+    }
+
+    /// HTTP method.
+    pub(crate) fn method(&self) -> &str {
+        self.field(3)
+    }
+
+    /// Request path, redacted.
+    pub(crate) fn path(&self) -> &str {
+        self.field(4)
+    }
+
+    /// Why, redacted.
+    pub(crate) fn reason(&self) -> &str {
+        self.field(5)
     }
 }
 
-/// `text` with the value after each sensitive `name=` or `name:` replaced by `***`.
+/// `text` with the value after each sensitive `name=` or `name:` replaced by `***`
+/// (borrowed as it is when there is none).
 /// A name is a run of `[A-Za-z0-9_-]`; the value runs to the next `&`, whitespace, `,`,
 /// `;` or `"`.
-fn redacted(text: &str) -> String {
+fn redacted(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
     let is_name_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
     let is_value_end = |b: u8| matches!(b, b'&' | b',' | b';' | b'"') || b.is_ascii_whitespace();
-    let mut out = String::with_capacity(text.len());
+    let mut out = String::new();
     // Every index below stops at an ASCII byte or the end, so each slice is on a char
     // boundary.
     let mut copied = 0;
@@ -97,21 +178,26 @@ fn redacted(text: &str) -> String {
         }
         i = value_end.max(j);
     }
+    if copied == 0 {
+        return Cow::Borrowed(text);
+    }
     out.push_str(&text[copied..]);
-    out
+    Cow::Owned(out)
 }
 
-/// `text` cut to at most `max` bytes (on a char boundary), marked with `...` when cut.
-fn capped(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut cut = max.saturating_sub(3);
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push_str("...");
+/// Appends `text` cut to at most `max` bytes (on a char boundary), marked with `...` when
+/// cut.
+fn push_capped(out: &mut String, text: &str, max: usize) {
+    if text.len() <= max {
+        out.push_str(text);
+        return;
     }
-    text
+    let mut cut = max.saturating_sub(3);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    out.push_str(&text[..cut]);
+    out.push_str("...");
 }
 
 #[cfg(test)]
@@ -159,10 +245,51 @@ mod tests {
         assert_eq!(redacted("é?signature=ü&x=é"), "é?signature=***&x=é");
     }
 
+    fn capped(text: &str, max: usize) -> String {
+        let mut out = String::new();
+        push_capped(&mut out, text, max);
+        out
+    }
+
     #[test]
     fn long_fields_are_capped_on_a_char_boundary() {
-        let capped = capped("é".repeat(100), 11);
-        assert_eq!(capped, "éééé...");
-        assert_eq!(super::capped("short".into(), 11), "short");
+        assert_eq!(capped(&"é".repeat(100), 11), "éééé...");
+        assert_eq!(capped("short", 11), "short");
+    }
+
+    #[test]
+    fn packed_event_gives_back_each_field_sanitized() {
+        let event = AuditEvent {
+            time: time::OffsetDateTime::UNIX_EPOCH,
+            request_id: "r-1".into(),
+            access_key_id: None,
+            principal: Some("arn:aws:iam::123456789012:user/alice".into()),
+            method: "GET".into(),
+            path: format!("/x?X-Amz-Signature=abc&pad={}", "p".repeat(MAX_PATH)),
+            outcome: AuditOutcome::AuthenticationFailed,
+            reason: String::new(),
+        };
+        let packed = PackedAuditEvent::pack(&event, 42);
+        assert_eq!(packed.time, 42);
+        assert_eq!(packed.outcome, AuditOutcome::AuthenticationFailed);
+        assert_eq!(packed.request_id(), "r-1");
+        assert_eq!(packed.access_key_id(), None);
+        assert_eq!(
+            packed.principal(),
+            Some("arn:aws:iam::123456789012:user/alice")
+        );
+        assert_eq!(packed.method(), "GET");
+        assert!(packed.path().starts_with("/x?X-Amz-Signature=***&pad=pp"));
+        assert!(packed.path().ends_with("..."));
+        assert_eq!(packed.path().len(), MAX_PATH);
+        assert_eq!(packed.reason(), "");
+    }
+
+    #[test]
+    fn text_without_secrets_is_not_copied() {
+        assert!(matches!(
+            redacted("/customer/C123456/account/123456789012/analysis"),
+            Cow::Borrowed(_)
+        ));
     }
 }

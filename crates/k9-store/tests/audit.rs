@@ -193,3 +193,38 @@ async fn pruning_goes_past_a_newer_row_at_the_front() {
     let ids: Vec<&str> = left.iter().map(|e| e.request_id.as_str()).collect();
     assert_eq!(ids, ["ahead"]);
 }
+
+#[tokio::test]
+async fn a_burst_of_events_comes_back_whole_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // Enough for several multi-row inserts and a partial one, with and without the
+    // optional fields.
+    let sent: Vec<AuditEvent> = (0..101)
+        .map(|i| {
+            let mut e = event(
+                &format!("req-{i}"),
+                &format!("/customer/C123456/account/123456789012/analysis/{i}"),
+                if i % 3 == 0 {
+                    AuditOutcome::AuthenticationFailed
+                } else {
+                    AuditOutcome::Allowed
+                },
+            );
+            e.time = NOW + Duration::milliseconds(i);
+            if i % 2 == 0 {
+                e.access_key_id = None;
+                e.principal = None;
+            }
+            e.reason = format!("reason {i}");
+            e
+        })
+        .collect();
+    for e in sent.clone() {
+        store.record_audit(e).await;
+    }
+    store.flush().await.unwrap();
+    let mut stored = store.audit_events(1000).await.unwrap();
+    stored.reverse();
+    assert_eq!(stored, sent);
+}

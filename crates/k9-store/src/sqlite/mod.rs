@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::audit::sanitized;
+use crate::audit::PackedAuditEvent;
 use crate::crypto::SecretCipher;
 use crate::secret::create_data_dir;
 use crate::store::{MAX_PAGE_SIZE, MAX_SESSION_DURATION, MIN_SESSION_DURATION};
@@ -342,7 +342,16 @@ impl Store for SqliteStore {
     }
 
     async fn record_audit(&self, event: AuditEvent) {
-        self.writer.record_audit(sanitized(event)).await;
+        match to_nanos(event.time) {
+            Ok(time) => {
+                self.writer
+                    .record_audit(PackedAuditEvent::pack(&event, time))
+                    .await
+            }
+            Err(e) => {
+                tracing::error!(error = %e, request_id = %event.request_id, "audit event not recorded")
+            }
+        }
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

@@ -18,8 +18,9 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::audit::PackedAuditEvent;
 use crate::sqlite::writes;
-use crate::{AuditEvent, StoreError};
+use crate::StoreError;
 
 /// Most commands in one transaction.
 const MAX_BATCH: usize = 512;
@@ -95,7 +96,7 @@ enum Command {
     /// A key authenticated a request (Unix nanoseconds); nobody waits.
     KeyUse { access_key_id: String, at: i64 },
     /// An audit event to insert; nobody waits.
-    Audit(AuditEvent),
+    Audit(PackedAuditEvent),
     /// Reply once everything sent before has been committed.
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
@@ -167,7 +168,7 @@ impl Writer {
     }
 
     /// Queues an audit event; does not wait for it to be committed.
-    pub(crate) async fn record_audit(&self, event: AuditEvent) {
+    pub(crate) async fn record_audit(&self, event: PackedAuditEvent) {
         if let Err(e) = self.send(Command::Audit(event)).await {
             tracing::error!(error = %e, "audit event not recorded");
         }
@@ -315,6 +316,7 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
     let mut completions = Vec::new();
     let mut flushes = Vec::new();
     let mut key_uses: HashMap<String, i64> = HashMap::new();
+    let mut audit_events = Vec::new();
     let mut poisoned = None;
     for command in batch.drain(..) {
         match command {
@@ -329,14 +331,11 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
                 let latest = key_uses.entry(access_key_id).or_insert(at);
                 *latest = (*latest).max(at);
             }
-            Command::Audit(event) => {
-                if let Err(e) = writes::insert_audit_event(&tx, &event) {
-                    tracing::error!(error = %e, request_id = %event.request_id, "audit event not recorded");
-                }
-            }
+            Command::Audit(event) => audit_events.push(event),
             Command::Flush(reply) => flushes.push(reply),
         }
     }
+    writes::insert_audit_events(&tx, &audit_events);
     if poisoned.is_none() {
         for (access_key_id, at) in &key_uses {
             if let Err(e) = writes::record_key_use(&tx, access_key_id, *at) {

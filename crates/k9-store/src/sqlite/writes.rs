@@ -7,9 +7,10 @@ use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, ExecutionStatus
 use rusqlite::{params, Connection, OptionalExtension};
 use time::OffsetDateTime;
 
+use crate::audit::PackedAuditEvent;
 use crate::sqlite::codec::to_nanos;
 use crate::sqlite::reads::{execution_by_id, queued_execution};
-use crate::{AuditEvent, EnqueueOutcome, Execution, KeyStatus, StoreError};
+use crate::{EnqueueOutcome, Execution, KeyStatus, StoreError};
 
 /// How many random execution ids to try before giving up. Ids carry 36^4 random
 /// combinations per customer, account and day, so a second try is already rare.
@@ -377,22 +378,49 @@ pub(crate) fn bump_execution_generation(conn: &Connection) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Inserts an (already sanitized) audit event.
-pub(crate) fn insert_audit_event(conn: &Connection, event: &AuditEvent) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO audit.audit_events (time, request_id, access_key_id, principal, method, path, outcome, reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        to_nanos(event.time)?,
-        event.request_id,
-        event.access_key_id,
-        event.principal,
-        event.method,
-        event.path,
-        event.outcome.as_str(),
-        event.reason
-    ])?;
+/// Audit rows per `INSERT` statement: one statement per row would cost a statement
+/// execution (and its bookkeeping) per request.
+const AUDIT_ROWS_PER_INSERT: usize = 32;
+
+/// Inserts audit events (sanitized when they were packed), in order. A chunk that cannot
+/// be inserted is logged and skipped: nobody waits on audit rows, and the rest of the
+/// batch must still commit.
+pub(crate) fn insert_audit_events(conn: &Connection, events: &[PackedAuditEvent]) {
+    for chunk in events.chunks(AUDIT_ROWS_PER_INSERT) {
+        if let Err(e) = insert_audit_chunk(conn, chunk) {
+            let first = chunk.first().map_or("", |event| event.request_id());
+            tracing::error!(error = %e, events = chunk.len(), first_request_id = %first, "audit events not recorded");
+        }
+    }
+}
+
+fn insert_audit_chunk(conn: &Connection, chunk: &[PackedAuditEvent]) -> Result<(), StoreError> {
+    let mut sql = String::from(
+        "INSERT INTO audit.audit_events (time, request_id, access_key_id, principal, method, path, outcome, reason) VALUES ",
+    );
+    for row in 0..chunk.len() {
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?,?)");
+    }
+    let mut statement = conn.prepare_cached(&sql)?;
+    let mut index = 0;
+    let mut bind = |value: &dyn rusqlite::ToSql| {
+        index += 1;
+        statement.raw_bind_parameter(index, value)
+    };
+    for event in chunk {
+        bind(&event.time)?;
+        bind(&event.request_id())?;
+        bind(&event.access_key_id())?;
+        bind(&event.principal())?;
+        bind(&event.method())?;
+        bind(&event.path())?;
+        bind(&event.outcome.as_str())?;
+        bind(&event.reason())?;
+    }
+    statement.raw_execute()?;
     Ok(())
 }
 
