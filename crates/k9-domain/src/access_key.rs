@@ -13,10 +13,8 @@ const RANDOM_LEN: usize = 16;
 
 /// An access key id, e.g. `AKIAIOSFODNN7EXAMPLE`: 20 characters, `AKIA` for a long-term
 /// (user) key or `ASIA` for a temporary (role session) key, then 16 of `A-Z2-7`.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct AccessKeyId(String);
 
 impl AccessKeyId {

@@ -4,10 +4,8 @@ use crate::error::shown;
 use crate::IdError;
 
 /// An AWS account id, e.g. `123456789012`: exactly 12 digits (leading zeros kept).
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct AccountId(String);
 
 impl AccountId {

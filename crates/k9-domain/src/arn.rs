@@ -15,8 +15,8 @@ const MAX_PATH_LEN: usize = 512;
 /// Only the `aws` partition is accepted. Parse with [`str::parse`]; the `Display` form is
 /// the canonical ARN. The fields are public for matching; build values by parsing (or
 /// with [`PrincipalArn::assumed_role_session`]) so they stay valid.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub enum PrincipalArn {
     /// `arn:aws:iam::<account>:user<path><name>`, e.g. `arn:aws:iam::123456789012:user/alice`.
     User {
@@ -198,29 +198,40 @@ fn is_name(s: &str, min: usize) -> bool {
 }
 
 impl fmt::Display for PrincipalArn {
+    /// Writes the pieces one by one rather than through `write!`'s argument machinery:
+    /// ARNs are formatted on every authenticated request (cache keys, audit rows, JSON).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
+        let pieces: [&str; 6] = match self {
             Self::User {
                 account,
                 path,
                 name,
-            } => write!(f, "arn:aws:iam::{account}:user{path}{name}"),
+            } => ["arn:aws:iam::", account.as_str(), ":user", path, name, ""],
             Self::Role {
                 account,
                 path,
                 name,
-            } => write!(f, "arn:aws:iam::{account}:role{path}{name}"),
+            } => ["arn:aws:iam::", account.as_str(), ":role", path, name, ""],
             Self::AssumedRole {
                 account,
                 role_name,
                 session_name,
-            } => {
-                write!(
-                    f,
-                    "arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}"
-                )
-            }
-        }
+            } => [
+                "arn:aws:sts::",
+                account.as_str(),
+                ":assumed-role/",
+                role_name,
+                "/",
+                session_name,
+            ],
+        };
+        pieces.iter().try_for_each(|piece| f.write_str(piece))
+    }
+}
+
+impl serde::Serialize for PrincipalArn {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

@@ -4,10 +4,8 @@ use crate::error::shown;
 use crate::IdError;
 
 /// A k9 customer, e.g. `C123456`: `C` followed by 5 or 6 digits.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct CustomerId(String);
 
 impl CustomerId {

@@ -21,10 +21,8 @@ const SUFFIX_LEN: usize = 4;
 ///
 /// The customer and account are part of the id, so [`ExecutionId::customer_id`] and
 /// [`ExecutionId::account_id`] need no lookup.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct ExecutionId {
     text: String,
     customer: CustomerId,
@@ -77,6 +75,11 @@ impl ExecutionId {
     /// The account this execution analyses.
     pub fn account_id(&self) -> AccountId {
         self.account.clone()
+    }
+
+    /// Whether this execution is one of `customer`'s, for `account`.
+    pub fn belongs_to(&self, customer: &CustomerId, account: &AccountId) -> bool {
+        &self.customer == customer && &self.account == account
     }
 
     /// The UTC date the execution was requested on.
@@ -167,6 +170,12 @@ impl AsRef<str> for ExecutionId {
     }
 }
 
+impl serde::Serialize for ExecutionId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +198,9 @@ mod tests {
         assert_eq!(id.customer_id(), customer());
         assert_eq!(id.account_id(), account());
         assert_eq!(id.date(), time::macros::date!(2022 - 11 - 11));
+        assert!(id.belongs_to(&customer(), &account()));
+        assert!(!id.belongs_to(&CustomerId::parse("C123457").unwrap(), &account()));
+        assert!(!id.belongs_to(&customer(), &AccountId::parse("123456789013").unwrap()));
     }
 
     #[test]

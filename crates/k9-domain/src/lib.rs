@@ -27,8 +27,9 @@ pub use execution::ExecutionId;
 pub use status::ExecutionStatus;
 
 /// Implements the string plumbing shared by the newtype ids: `Display`, `FromStr`,
-/// `TryFrom<String>`, `From<Id> for String` and `as_str`. Serde goes through the last two
-/// (`#[serde(try_from = "String", into = "String")]`), so deserializing validates.
+/// `TryFrom<String>`, `From<Id> for String`, `as_str` and `Serialize` (as the string, without
+/// a copy). Deserializing goes through `TryFrom<String>` (`#[serde(try_from = "String")]`),
+/// so it validates.
 macro_rules! string_id {
     ($ty:ident) => {
         impl $ty {
@@ -69,6 +70,12 @@ macro_rules! string_id {
         impl AsRef<str> for $ty {
             fn as_ref(&self) -> &str {
                 &self.0
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.0)
             }
         }
     };

@@ -202,7 +202,7 @@ pub async fn get_analysis(
     };
     authorize(&state, &caller, ask).await?;
     let not_found = || ApiError::not_found(format!("Execution {execution_id} not found"));
-    if execution_id.customer_id() != customer || execution_id.account_id() != account {
+    if !execution_id.belongs_to(&customer, &account) {
         return Err(not_found());
     }
     let execution = state

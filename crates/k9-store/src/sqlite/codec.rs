@@ -78,7 +78,7 @@ impl PageCursor {
         };
         let requested_at = nanos.parse().map_err(|_| StoreError::InvalidPageToken)?;
         let execution_id: ExecutionId = id.parse().map_err(|_| StoreError::InvalidPageToken)?;
-        if &execution_id.customer_id() != customer || &execution_id.account_id() != account {
+        if !execution_id.belongs_to(customer, account) {
             return Err(StoreError::InvalidPageToken);
         }
         Ok(Self {

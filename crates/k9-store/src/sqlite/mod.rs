@@ -289,7 +289,7 @@ impl Store for SqliteStore {
         id: &ExecutionId,
     ) -> Result<Option<Execution>, StoreError> {
         // The id names its customer and account; a mismatch cannot be theirs.
-        if &id.customer_id() != customer || &id.account_id() != account {
+        if !id.belongs_to(customer, account) {
             return Ok(None);
         }
         self.refresh_cache();

@@ -282,7 +282,7 @@ pub(crate) fn execution(
     id: &ExecutionId,
 ) -> Result<Option<Execution>, StoreError> {
     // The id names its customer and account; a mismatch cannot be theirs.
-    if &id.customer_id() != customer || &id.account_id() != account {
+    if !id.belongs_to(customer, account) {
         return Ok(None);
     }
     execution_by_id(conn, id)
