@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use k9_domain::{AccessKeyId, AccountId, PrincipalArn};
 use k9_sigv4::{HttpRequest, VerifyError};
-use k9_store::{AuditEvent, AuditOutcome, CredentialKind, KeyStatus};
+use k9_store::{AuditEvent, AuditOutcome, Credential, CredentialKind, KeyStatus};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
@@ -23,22 +23,42 @@ use crate::api_error::ApiError;
 use crate::request_id::RequestId;
 use crate::{AppState, MAX_BODY_BYTES};
 
-/// The verified caller, handed to handlers as a request extension.
-#[derive(Debug, Clone)]
+/// The verified caller, handed to handlers as a request extension. Cheap to clone: it
+/// shares the store's credential rather than copying the ARN out of it.
+#[derive(Clone)]
 pub struct Caller {
-    /// Who signed: an IAM user, or an assumed-role session.
-    pub arn: PrincipalArn,
-    /// The access key that signed.
-    pub access_key_id: AccessKeyId,
-    /// The caller's AWS account.
-    pub account: AccountId,
+    credential: Arc<Credential>,
     /// Set once a handler has written this request's audit row (its authorization
     /// decision), which then also stands for the successful authentication: one row per
     /// request, not two.
     audited: Arc<AtomicBool>,
 }
 
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("arn", self.arn())
+            .field("access_key_id", self.access_key_id())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Caller {
+    /// Who signed: an IAM user, or an assumed-role session.
+    pub fn arn(&self) -> &PrincipalArn {
+        &self.credential.principal
+    }
+
+    /// The access key that signed.
+    pub fn access_key_id(&self) -> &AccessKeyId {
+        &self.credential.access_key_id
+    }
+
+    /// The caller's AWS account.
+    pub fn account(&self) -> &AccountId {
+        self.credential.principal.account()
+    }
+
     /// Records that this request's audit row has been written by the handler.
     pub fn mark_audited(&self) {
         self.audited.store(true, Ordering::Relaxed);
@@ -81,7 +101,7 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
     let request_id = request
         .extensions()
         .get::<RequestId>()
-        .map(|id| id.0.clone())
+        .cloned()
         .unwrap_or_default();
     let (parts, body) = request.into_parts();
     let declared_length = parts
@@ -97,8 +117,9 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
         Err(error) => return error.into_response(),
     };
 
-    let method = parts.method.as_str().to_owned();
-    let path = parts.uri.path().to_owned();
+    // Kept (cheaply: shared buffers) for the audit row, which most requests leave to the
+    // handler.
+    let (method, uri) = (parts.method.clone(), parts.uri.clone());
     let now = OffsetDateTime::now_utc();
     let outcome = {
         let mut headers: Vec<(&str, &[u8])> = parts
@@ -118,8 +139,8 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
             }
         }
         let wire = HttpRequest {
-            method: &method,
-            path: &path,
+            method: method.as_str(),
+            path: uri.path(),
             query: parts.uri.query().unwrap_or(""),
             headers: &headers,
             body: &body,
@@ -129,22 +150,23 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
 
     match outcome {
         Ok(caller) => {
-            state.store.record_key_use(&caller.access_key_id, now).await;
-            let audit_identity = (caller.access_key_id.to_string(), caller.arn.to_string());
-            let audited = caller.audited.clone();
+            state
+                .store
+                .record_key_use(caller.access_key_id(), now)
+                .await;
             let mut request = Request::from_parts(parts, Body::from(body));
-            request.extensions_mut().insert(caller);
+            request.extensions_mut().insert(caller.clone());
             let response = next.run(request).await;
-            if !audited.load(Ordering::Relaxed) {
+            if !caller.audited.load(Ordering::Relaxed) {
                 state
                     .store
                     .record_audit(AuditEvent {
                         time: now,
-                        request_id,
-                        access_key_id: Some(audit_identity.0),
-                        principal: Some(audit_identity.1),
-                        method,
-                        path,
+                        request_id: request_id.0.to_string(),
+                        access_key_id: Some(caller.access_key_id().to_string()),
+                        principal: Some(caller.arn().to_string()),
+                        method: method.to_string(),
+                        path: uri.path().to_owned(),
                         outcome: AuditOutcome::Authenticated,
                         reason: "signature verified".into(),
                     })
@@ -156,6 +178,7 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
             error,
             access_key_id,
         }) => {
+            let (request_id, path) = (&*request_id.0, uri.path());
             if let VerifyError::SignatureMismatch { .. } = error {
                 tracing::info!(%request_id, %method, %path, reason = error.reason_code(), "authentication failed");
             } else {
@@ -165,11 +188,11 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
                 .store
                 .record_audit(AuditEvent {
                     time: now,
-                    request_id,
+                    request_id: request_id.to_owned(),
                     access_key_id,
                     principal: None,
-                    method,
-                    path,
+                    method: method.to_string(),
+                    path: path.to_owned(),
                     outcome: AuditOutcome::AuthenticationFailed,
                     reason: error.reason_code().into(),
                 })
@@ -230,11 +253,8 @@ async fn verify(
             error,
             access_key_id: Some(claimed_key.clone()),
         })?;
-    let account = credential.principal.account().clone();
     Ok(Caller {
-        arn: credential.principal,
-        access_key_id,
-        account,
+        credential,
         audited: Arc::default(),
     })
 }

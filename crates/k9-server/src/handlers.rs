@@ -66,7 +66,7 @@ async fn authorize(state: &AppState, caller: &Caller, ask: Ask<'_>) -> Result<()
     } = ask;
     let allowed = state
         .store
-        .is_authorized(&caller.arn, customer, account)
+        .is_authorized(caller.arn(), customer, account)
         .await
         .map_err(|error| {
             tracing::error!(%error, "authorization lookup failed");
@@ -81,9 +81,9 @@ async fn authorize(state: &AppState, caller: &Caller, ask: Ask<'_>) -> Result<()
         .store
         .record_audit(AuditEvent {
             time: OffsetDateTime::now_utc(),
-            request_id: request_id.0.clone(),
-            access_key_id: Some(caller.access_key_id.to_string()),
-            principal: Some(caller.arn.to_string()),
+            request_id: request_id.0.to_string(),
+            access_key_id: Some(caller.access_key_id().to_string()),
+            principal: Some(caller.arn().to_string()),
             method: method.to_owned(),
             path,
             outcome: if allowed {
@@ -163,7 +163,7 @@ pub async fn trigger_analysis(
     authorize(&state, &caller, ask).await?;
     let outcome = state
         .store
-        .enqueue_execution(&customer, &account, &caller.arn, OffsetDateTime::now_utc())
+        .enqueue_execution(&customer, &account, caller.arn(), OffsetDateTime::now_utc())
         .await
         .map_err(|error| {
             tracing::error!(%error, "enqueue failed");
@@ -214,7 +214,7 @@ pub async fn get_analysis(
             ApiError::internal()
         })?
         .ok_or_else(not_found)?;
-    Ok(Json(execution).into_response())
+    Ok(Json(&*execution).into_response())
 }
 
 /// Query parameters of the list endpoint.

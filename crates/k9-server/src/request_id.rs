@@ -5,10 +5,12 @@ use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use rand::Rng;
+use std::sync::Arc;
 
-/// The id of the request being served, available to handlers as an extension.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+/// The id of the request being served, available to handlers as an extension (shared:
+/// the response header, the handler and the audit row all need it).
+#[derive(Debug, Clone, Default)]
+pub struct RequestId(pub Arc<str>);
 
 /// A random UUID-shaped id, like API Gateway's. Built byte by byte: this runs on every
 /// request.
@@ -28,7 +30,7 @@ fn new_request_id() -> String {
 
 /// Assigns a request id, exposes it to inner layers, and stamps it on the response.
 pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
-    let id = new_request_id();
+    let id: Arc<str> = new_request_id().into();
     request.extensions_mut().insert(RequestId(id.clone()));
     let mut response = next.run(request).await;
     if let Ok(value) = HeaderValue::from_str(&id) {

@@ -136,6 +136,11 @@ impl PackedAuditEvent {
 /// `;` or `"`.
 fn redacted(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
+    // Only a value after `name=` or `name:` is ever redacted: most paths and reasons have
+    // neither, and need no scan.
+    if !bytes.iter().any(|&b| b == b'=' || b == b':') {
+        return Cow::Borrowed(text);
+    }
     let is_name_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
     let is_value_end = |b: u8| matches!(b, b'&' | b',' | b';' | b'"') || b.is_ascii_whitespace();
     let mut out = String::new();

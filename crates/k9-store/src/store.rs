@@ -1,5 +1,7 @@
 //! The [`Store`] trait: every storage operation k9 needs, independent of the backend.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, ExecutionStatus, PrincipalArn};
 use time::{Duration, OffsetDateTime};
@@ -28,7 +30,9 @@ pub trait Store: Send + Sync {
     /// The credential for `id`, or `None` if no such key exists (deleted, never issued).
     /// Inactive keys and expired sessions are returned: the caller decides (and says
     /// which error applies).
-    async fn credential(&self, id: &AccessKeyId) -> Result<Option<Credential>, StoreError>;
+    /// Shared (`Arc`): the request path reads it from a cache, and copying the secret and
+    /// ARN out of it for every request would cost more than the lookup.
+    async fn credential(&self, id: &AccessKeyId) -> Result<Option<Arc<Credential>>, StoreError>;
 
     /// Notes that `id` authenticated a request at `at`. Fire-and-forget: batched with
     /// other writes, never fails or delays the request.
@@ -56,13 +60,13 @@ pub trait Store: Send + Sync {
     ) -> Result<EnqueueOutcome, StoreError>;
 
     /// The execution `id` of `customer` and `account`, or `None` (also when the id
-    /// belongs to another customer or account).
+    /// belongs to another customer or account). Shared (`Arc`), as it may come from a cache.
     async fn execution(
         &self,
         customer: &CustomerId,
         account: &AccountId,
         id: &ExecutionId,
-    ) -> Result<Option<Execution>, StoreError>;
+    ) -> Result<Option<Arc<Execution>>, StoreError>;
 
     /// Executions of `customer` and `account`, newest first, `limit` (1 to
     /// [`MAX_PAGE_SIZE`]) at a time. Pass the previous page's `next_token` to continue;

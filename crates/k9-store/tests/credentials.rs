@@ -319,7 +319,7 @@ async fn key_deactivated_by_another_process_is_seen_within_a_second() {
         .unwrap();
     let started = std::time::Instant::now();
     loop {
-        let kind = server.credential(&id).await.unwrap().unwrap().kind;
+        let kind = server.credential(&id).await.unwrap().unwrap().kind.clone();
         if kind
             == (CredentialKind::LongTerm {
                 status: KeyStatus::Inactive,

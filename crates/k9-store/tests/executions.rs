@@ -111,7 +111,7 @@ async fn concurrent_enqueues_all_return_and_are_durable_after_reopen() {
             .execution(&id.customer_id(), &id.account_id(), id)
             .await
             .unwrap();
-        assert_eq!(found.map(|e| e.execution_id), Some(id.clone()));
+        assert_eq!(found.map(|e| e.execution_id.clone()), Some(id.clone()));
     }
 }
 
@@ -228,7 +228,7 @@ async fn execution_is_found_only_under_its_own_customer_and_account() {
         .execution(&c, &a, &execution.execution_id)
         .await
         .unwrap();
-    assert_eq!(found, Some(execution.clone()));
+    assert_eq!(found.as_deref(), Some(&execution));
     let elsewhere = store
         .execution(&c, &account("210987654321"), &execution.execution_id)
         .await
@@ -275,7 +275,10 @@ async fn status_moves_forward_only_and_records_times_and_error() {
         matches!(again, Err(StoreError::Invalid { .. })),
         "{again:?}"
     );
-    assert_eq!(store.execution(&c, &a, &id).await.unwrap(), Some(failed));
+    assert_eq!(
+        store.execution(&c, &a, &id).await.unwrap().as_deref(),
+        Some(&failed)
+    );
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::{Credential, Execution};
@@ -108,9 +108,9 @@ pub(crate) struct ReadCache {
     /// When the database counters were last checked, as nanoseconds since `started`.
     checked_at: AtomicU64,
     started: Instant,
-    credentials: Tagged<String, Credential>,
+    credentials: Tagged<String, Arc<Credential>>,
     authorizations: Tagged<String, bool>,
-    executions: Tagged<String, Execution>,
+    executions: Tagged<String, Arc<Execution>>,
 }
 
 impl ReadCache {
@@ -175,12 +175,12 @@ impl ReadCache {
     }
 
     /// The cached credential of `access_key_id`, if still valid.
-    pub(crate) fn credential(&self, access_key_id: &str) -> Option<Credential> {
+    pub(crate) fn credential(&self, access_key_id: &str) -> Option<Arc<Credential>> {
         self.credentials.get(access_key_id, self.admin_generation())
     }
 
     /// Caches `credential`, read under admin generation `generation`.
-    pub(crate) fn put_credential(&self, generation: u64, credential: Credential) {
+    pub(crate) fn put_credential(&self, generation: u64, credential: Arc<Credential>) {
         self.credentials
             .put(credential.access_key_id.to_string(), generation, credential);
     }
@@ -196,13 +196,13 @@ impl ReadCache {
     }
 
     /// The cached execution `execution_id`, if still valid.
-    pub(crate) fn execution(&self, execution_id: &str) -> Option<Execution> {
+    pub(crate) fn execution(&self, execution_id: &str) -> Option<Arc<Execution>> {
         self.executions
             .get(execution_id, self.execution_generation())
     }
 
     /// Caches `execution`, read under execution generation `generation`.
-    pub(crate) fn put_execution(&self, generation: u64, execution: Execution) {
+    pub(crate) fn put_execution(&self, generation: u64, execution: Arc<Execution>) {
         self.executions
             .put(execution.execution_id.to_string(), generation, execution);
     }

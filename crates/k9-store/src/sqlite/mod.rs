@@ -20,6 +20,7 @@ use std::fs::OpenOptions;
 use std::io::ErrorKind;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, ExecutionStatus, PrincipalArn};
@@ -225,7 +226,7 @@ fn check_master_key(conn: &mut Connection, cipher: &SecretCipher) -> Result<(), 
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn credential(&self, id: &AccessKeyId) -> Result<Option<Credential>, StoreError> {
+    async fn credential(&self, id: &AccessKeyId) -> Result<Option<Arc<Credential>>, StoreError> {
         self.refresh_cache();
         if let Some(credential) = self.cache.credential(id.as_str()) {
             return Ok(Some(credential));
@@ -233,7 +234,8 @@ impl Store for SqliteStore {
         let generation = self.cache.admin_generation();
         let credential = self
             .readers
-            .with(|conn| reads::credential(conn, &self.cipher, id))?;
+            .with(|conn| reads::credential(conn, &self.cipher, id))?
+            .map(Arc::new);
         if let Some(credential) = &credential {
             self.cache.put_credential(generation, credential.clone());
         }
@@ -287,7 +289,7 @@ impl Store for SqliteStore {
         customer: &CustomerId,
         account: &AccountId,
         id: &ExecutionId,
-    ) -> Result<Option<Execution>, StoreError> {
+    ) -> Result<Option<Arc<Execution>>, StoreError> {
         // The id names its customer and account; a mismatch cannot be theirs.
         if !id.belongs_to(customer, account) {
             return Ok(None);
@@ -299,7 +301,8 @@ impl Store for SqliteStore {
         let generation = self.cache.execution_generation();
         let execution = self
             .readers
-            .with(|conn| reads::execution(conn, customer, account, id))?;
+            .with(|conn| reads::execution(conn, customer, account, id))?
+            .map(Arc::new);
         if let Some(execution) = &execution {
             self.cache.put_execution(generation, execution.clone());
         }
