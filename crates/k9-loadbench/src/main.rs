@@ -128,12 +128,22 @@ impl Stats {
     }
 }
 
-/// What one request of a scenario looks like.
+impl Target {
+    fn url(&self, path: &str) -> reqwest::Url {
+        format!("{}{path}", self.base).parse().expect("url")
+    }
+}
+
+/// What one request of a scenario looks like. A fixed target's URL is parsed once, as
+/// a client polling one resource would; the trigger's changes with every request.
 #[derive(Clone)]
 enum Kind {
-    Health,
+    Health {
+        url: reqwest::Url,
+    },
     SignedGet {
         path: String,
+        url: reqwest::Url,
     },
     Trigger {
         accounts: Arc<Vec<String>>,
@@ -152,47 +162,62 @@ struct Target {
 }
 
 fn build(target: &Target, kind: &Kind) -> reqwest::Request {
-    let (method, path, body) = match kind {
-        Kind::Health => ("GET", "/health".to_owned(), Vec::new()),
-        Kind::SignedGet { path } => ("GET", path.clone(), Vec::new()),
+    match kind {
+        Kind::Health { url } => reqwest::Request::new(reqwest::Method::GET, url.clone()),
+        Kind::SignedGet { path, url } => {
+            signed(target, reqwest::Method::GET, path, url.clone(), Vec::new())
+        }
         Kind::Trigger { accounts, next } => {
             let account = &accounts[next.fetch_add(1, Ordering::Relaxed) % accounts.len()];
-            (
-                "POST",
-                format!("/customer/{CUSTOMER}/account/{account}/analysis"),
-                format!(r#"{{"customerId":"{CUSTOMER}","accountId":"{account}"}}"#).into_bytes(),
+            let path = format!("/customer/{CUSTOMER}/account/{account}/analysis");
+            let body =
+                format!(r#"{{"customerId":"{CUSTOMER}","accountId":"{account}"}}"#).into_bytes();
+            signed(
+                target,
+                reqwest::Method::POST,
+                &path,
+                target.url(&path),
+                body,
             )
         }
+    }
+}
+
+/// A request signed as an SDK client would: `host` (and `content-type` with a body) signed,
+/// `x-amz-date` and `authorization` added.
+fn signed(
+    target: &Target,
+    method: reqwest::Method,
+    path: &str,
+    url: reqwest::Url,
+    body: Vec<u8>,
+) -> reqwest::Request {
+    let mut headers: Vec<(&str, &[u8])> = vec![("host", target.host.as_bytes())];
+    if !body.is_empty() {
+        headers.push(("content-type", b"application/json"));
+    }
+    let unsigned = HttpRequest {
+        method: method.as_str(),
+        path,
+        query: "",
+        headers: &headers,
+        body: &body,
     };
-    let url = format!("{}{}", target.base, path);
-    let mut request =
-        reqwest::Request::new(method.parse().expect("method"), url.parse().expect("url"));
-    if !matches!(kind, Kind::Health) {
-        let mut headers: Vec<(&str, &[u8])> = vec![("host", target.host.as_bytes())];
-        if !body.is_empty() {
-            headers.push(("content-type", b"application/json"));
-        }
-        let unsigned = HttpRequest {
-            method,
-            path: &path,
-            query: "",
-            headers: &headers,
-            body: &body,
-        };
-        let params = SigningParams::new(&target.region, "execute-api", SystemTime::now());
-        let signed =
-            sign_with_header_cached(&unsigned, &target.creds, &params, &target.keys).expect("sign");
-        if !body.is_empty() {
-            request
-                .headers_mut()
-                .insert("content-type", "application/json".parse().expect("header"));
-        }
-        for (name, value) in signed.headers {
-            request.headers_mut().insert(
-                reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
-                value.parse().expect("value"),
-            );
-        }
+    let params = SigningParams::new(&target.region, "execute-api", SystemTime::now());
+    let signed =
+        sign_with_header_cached(&unsigned, &target.creds, &params, &target.keys).expect("sign");
+    let mut request = reqwest::Request::new(method, url);
+    if !body.is_empty() {
+        request.headers_mut().insert(
+            reqwest::header::CONTENT_TYPE,
+            reqwest::header::HeaderValue::from_static("application/json"),
+        );
+    }
+    for (name, value) in signed.headers {
+        request.headers_mut().insert(
+            reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
     }
     *request.body_mut() = Some(body.into());
     request
@@ -414,8 +439,17 @@ fn main() {
                 let scenario = &args.scenarios[index];
                 let stats = match scenario.as_str() {
                     "health" => {
-                        run_scenario(HEALTH, &client, target.clone(), Kind::Health, &args, 200)
-                            .await
+                        run_scenario(
+                            HEALTH,
+                            &client,
+                            target.clone(),
+                            Kind::Health {
+                                url: target.url("/health"),
+                            },
+                            &args,
+                            200,
+                        )
+                        .await
                     }
                     "get" => {
                         run_scenario(
@@ -424,6 +458,7 @@ fn main() {
                             target.clone(),
                             Kind::SignedGet {
                                 path: execution_path.clone(),
+                                url: target.url(&execution_path),
                             },
                             &args,
                             200,
