@@ -8,7 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
 use clap::Parser;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
 use k9_domain::{AccountId, CustomerId, PrincipalArn};
 use k9_server::AppState;
 use k9_sigv4::{sign_with_header_cached, Credentials, HttpRequest, SigningKeyCache, SigningParams};
@@ -129,21 +133,30 @@ impl Stats {
 }
 
 impl Target {
-    fn url(&self, path: &str) -> reqwest::Url {
+    fn url(&self, path: &str) -> Uri {
         format!("{}{path}", self.base).parse().expect("url")
     }
 }
+
+/// The load generator's HTTP client: hyper's pooled client (what reqwest wraps), used
+/// directly so that the client's own overhead per request stays small and the same for
+/// every scenario (reqwest re-parses each URL twice for its redirect support, which costs
+/// more for a long signed path than for `/health`).
+type HttpClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    Full<Bytes>,
+>;
 
 /// What one request of a scenario looks like. A fixed target's URL is parsed once, as
 /// a client polling one resource would; the trigger's changes with every request.
 #[derive(Clone)]
 enum Kind {
     Health {
-        url: reqwest::Url,
+        url: Uri,
     },
     SignedGet {
         path: String,
-        url: reqwest::Url,
+        url: Uri,
     },
     Trigger {
         accounts: Arc<Vec<String>>,
@@ -161,24 +174,20 @@ struct Target {
     keys: SigningKeyCache,
 }
 
-fn build(target: &Target, kind: &Kind) -> reqwest::Request {
+fn build(target: &Target, kind: &Kind) -> Request<Full<Bytes>> {
     match kind {
-        Kind::Health { url } => reqwest::Request::new(reqwest::Method::GET, url.clone()),
-        Kind::SignedGet { path, url } => {
-            signed(target, reqwest::Method::GET, path, url.clone(), Vec::new())
+        Kind::Health { url } => {
+            let mut request = Request::new(Full::default());
+            *request.uri_mut() = url.clone();
+            request
         }
+        Kind::SignedGet { path, url } => signed(target, Method::GET, path, url.clone(), Vec::new()),
         Kind::Trigger { accounts, next } => {
             let account = &accounts[next.fetch_add(1, Ordering::Relaxed) % accounts.len()];
             let path = format!("/customer/{CUSTOMER}/account/{account}/analysis");
             let body =
                 format!(r#"{{"customerId":"{CUSTOMER}","accountId":"{account}"}}"#).into_bytes();
-            signed(
-                target,
-                reqwest::Method::POST,
-                &path,
-                target.url(&path),
-                body,
-            )
+            signed(target, Method::POST, &path, target.url(&path), body)
         }
     }
 }
@@ -187,11 +196,11 @@ fn build(target: &Target, kind: &Kind) -> reqwest::Request {
 /// `x-amz-date` and `authorization` added.
 fn signed(
     target: &Target,
-    method: reqwest::Method,
+    method: Method,
     path: &str,
-    url: reqwest::Url,
+    url: Uri,
     body: Vec<u8>,
-) -> reqwest::Request {
+) -> Request<Full<Bytes>> {
     let mut headers: Vec<(&str, &[u8])> = vec![("host", target.host.as_bytes())];
     if !body.is_empty() {
         headers.push(("content-type", b"application/json"));
@@ -206,26 +215,35 @@ fn signed(
     let params = SigningParams::new(&target.region, "execute-api", SystemTime::now());
     let signed =
         sign_with_header_cached(&unsigned, &target.creds, &params, &target.keys).expect("sign");
-    let mut request = reqwest::Request::new(method, url);
-    if !body.is_empty() {
-        request.headers_mut().insert(
-            reqwest::header::CONTENT_TYPE,
-            reqwest::header::HeaderValue::from_static("application/json"),
+    let has_body = !body.is_empty();
+    let mut request = Request::new(Full::new(Bytes::from(body)));
+    *request.method_mut() = method;
+    *request.uri_mut() = url;
+    let headers = request.headers_mut();
+    // hyper's client sends the URI's authority as `host` only when none is set; set the
+    // signed value explicitly.
+    headers.insert(
+        header::HOST,
+        HeaderValue::from_str(&target.host).expect("host"),
+    );
+    if has_body {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
         );
     }
     for (name, value) in signed.headers {
-        request.headers_mut().insert(
-            reqwest::header::HeaderName::from_bytes(name.as_bytes()).expect("name"),
-            value.parse().expect("value"),
+        headers.insert(
+            HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            HeaderValue::from_str(&value).expect("value"),
         );
     }
-    *request.body_mut() = Some(body.into());
     request
 }
 
 async fn run_scenario(
     name: &'static str,
-    client: &reqwest::Client,
+    client: &HttpClient,
     target: Arc<Target>,
     kind: Kind,
     args: &Args,
@@ -254,11 +272,11 @@ async fn run_scenario(
                     break;
                 }
                 let request = build(&target, &kind);
-                let ok = match client.execute(request).await {
+                let ok = match client.request(request).await {
                     Ok(response) => {
                         let status = response.status().as_u16();
-                        let _ = response.bytes().await;
-                        status == expected
+                        let read = response.into_body().collect().await.is_ok();
+                        read && status == expected
                     }
                     Err(_) => false,
                 };
@@ -417,10 +435,10 @@ fn main() {
         keys: SigningKeyCache::new(4),
     });
     let results = client_runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(args.concurrency)
-            .build()
-            .expect("client");
+        let client: HttpClient =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_max_idle_per_host(args.concurrency)
+                .build_http();
         let mut rounds: Vec<Vec<Stats>> = Vec::new();
         // Triggers use fresh accounts across all rounds.
         let trigger_kind = Kind::Trigger {
