@@ -3,6 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -214,7 +215,11 @@ pub async fn get_analysis(
             ApiError::internal()
         })?
         .ok_or_else(not_found)?;
-    Ok(Json(&*execution).into_response())
+    let json = state.execution_json.of(&execution).map_err(|error| {
+        tracing::error!(%error, "execution serialization failed");
+        ApiError::internal()
+    })?;
+    Ok(([(CONTENT_TYPE, "application/json")], json).into_response())
 }
 
 /// Query parameters of the list endpoint.

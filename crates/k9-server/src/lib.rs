@@ -7,6 +7,7 @@
 
 mod api_error;
 mod auth;
+mod execution_json;
 mod handlers;
 mod request_id;
 pub mod retention;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The SigV4 verifier (holds the derived-key cache).
     pub verifier: Arc<Verifier>,
+    /// JSON of recently served executions.
+    execution_json: Arc<execution_json::ExecutionJson>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
         Self {
             store,
             verifier: Arc::new(Verifier::new(config)),
+            execution_json: Arc::default(),
         }
     }
 }

@@ -320,6 +320,13 @@ impl CanonicalRequest {
         String::from_utf8_lossy(&self.bytes).into_owned()
     }
 
+    /// [`Self::to_text`], without copying when the bytes are UTF-8 (they always are for a
+    /// request the signer built from `&str`s, save for binary header values).
+    pub fn into_text(self) -> String {
+        String::from_utf8(self.bytes)
+            .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
+    }
+
     /// Hex SHA-256 of the canonical request: the last line of the string to sign.
     pub fn sha256_hex(&self) -> String {
         crate::encoding::hex_str(&hex32(&Sha256::digest(&self.bytes).into())).to_owned()
@@ -352,7 +359,8 @@ pub(crate) fn string_to_sign(amz_date: &str, scope: &str, canonical_request_hash
         canonical_request_hash.as_bytes(),
     );
     // Every part is a whole `&str`, so the concatenation is UTF-8.
-    String::from_utf8_lossy(&parts.concat()).into_owned()
+    String::from_utf8(parts.concat())
+        .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
 }
 
 /// Hex SHA-256 of a payload, on the stack.

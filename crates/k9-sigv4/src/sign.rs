@@ -193,9 +193,13 @@ fn compute(
         &params.region,
         &params.service,
     );
-    let signature = hex::encode(hmac_sha256_parts(keyed_mac, &[to_sign.as_bytes()]));
+    let signature = crate::encoding::hex_str(&crate::encoding::hex32(&hmac_sha256_parts(
+        keyed_mac,
+        &[to_sign.as_bytes()],
+    )))
+    .to_owned();
     Computed {
-        canonical_request: canonical.to_text(),
+        canonical_request: canonical.into_text(),
         string_to_sign: to_sign,
         signature,
     }
