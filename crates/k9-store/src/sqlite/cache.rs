@@ -28,15 +28,26 @@ use crate::{Credential, Execution};
 
 /// Longest time a change made by another process may go unnoticed.
 pub(crate) const CROSS_PROCESS_REFRESH: Duration = Duration::from_millis(100);
-/// Entries per map before it is emptied (bounds memory whatever callers send).
+/// Credentials and authorization decisions kept before their map is emptied (bounds memory
+/// whatever callers send; an entry is a few hundred bytes).
 const MAX_ENTRIES: usize = 65_536;
+/// Executions kept before their map is emptied: fewer, as an execution is larger and only
+/// those being polled need to stay.
+const MAX_EXECUTIONS: usize = 8_192;
 
-/// A map whose entries carry the generation they were read under.
-struct Tagged<K, V>(Mutex<HashMap<K, (u64, V)>>);
+/// A map whose entries carry the generation they were read under, emptied when it holds
+/// `capacity` entries.
+struct Tagged<K, V> {
+    entries: Mutex<HashMap<K, (u64, V)>>,
+    capacity: usize,
+}
 
 impl<K: Eq + Hash, V: Clone> Tagged<K, V> {
-    fn new() -> Self {
-        Self(Mutex::new(HashMap::new()))
+    fn new(capacity: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            capacity,
+        }
     }
 
     fn get<Q>(&self, key: &Q, generation: u64) -> Option<V>
@@ -46,7 +57,7 @@ impl<K: Eq + Hash, V: Clone> Tagged<K, V> {
     {
         // Only whole-entry inserts and removals happen under the lock, so a poisoned map
         // is still consistent.
-        let map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let map = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         match map.get(key) {
             Some((tag, value)) if *tag == generation => Some(value.clone()),
             _ => None,
@@ -54,8 +65,8 @@ impl<K: Eq + Hash, V: Clone> Tagged<K, V> {
     }
 
     fn put(&self, key: K, generation: u64, value: V) {
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= MAX_ENTRIES {
+        let mut map = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= self.capacity {
             map.clear();
         }
         map.insert(key, (generation, value));
@@ -121,9 +132,9 @@ impl ReadCache {
             execution: Generation::new(counters.executions),
             checked_at: AtomicU64::new(0),
             started: Instant::now(),
-            credentials: Tagged::new(),
-            authorizations: Tagged::new(),
-            executions: Tagged::new(),
+            credentials: Tagged::new(MAX_ENTRIES),
+            authorizations: Tagged::new(MAX_ENTRIES),
+            executions: Tagged::new(MAX_EXECUTIONS),
         }
     }
 
@@ -271,6 +282,15 @@ mod tests {
         });
         assert_eq!(cache.authorization("k"), None);
         assert_ne!(cache.admin_generation(), admin);
+    }
+
+    #[test]
+    fn a_full_map_is_emptied_before_it_grows_past_its_capacity() {
+        let map = Tagged::new(2);
+        map.put("a", 0, 1);
+        map.put("b", 0, 2);
+        map.put("c", 0, 3);
+        assert_eq!((map.get("a", 0), map.get("c", 0)), (None, Some(3)));
     }
 
     #[test]
