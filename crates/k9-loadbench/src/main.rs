@@ -112,7 +112,8 @@ impl CpuTime {
         }
     }
 
-    /// Microseconds of CPU per request: client, server, other (the store's writer).
+    /// Microseconds of CPU per request: client, server, other (the store's writer thread,
+    /// mostly; threads that ended within the window are not counted).
     fn per_request_us(self, requests: usize) -> [f64; 3] {
         let per = |ticks: u64| ticks as f64 / TICKS_PER_SECOND * 1e6 / requests.max(1) as f64;
         [per(self.client), per(self.server), per(self.other)]
@@ -510,7 +511,7 @@ fn main() {
 
     println!("k9 load benchmark: {} concurrent, {} s per scenario and round, median of {} interleaved rounds, server threads {}, {} cores", args.concurrency, args.seconds, args.rounds, args.server_threads, std::thread::available_parallelism().map_or(0, |n| n.get()));
     println!(
-        "{:<42} {:>10} {:>8} {:>9} {:>9} {:>9}  CPU µs/req client+server+writer",
+        "{:<42} {:>10} {:>8} {:>9} {:>9} {:>9}  CPU µs/req client+server+other",
         "scenario", "req/s", "errors", "p50 ms", "p99 ms", "max ms",
     );
     for s in &results {

@@ -12,11 +12,14 @@
 //! - a reader loads the generation *before* reading the database and tags the entry with
 //!   it, and this process bumps the generation *after* each write of that kind commits,
 //!   so an entry read before a change can never pass for one read after it;
-//! - writes by other processes (the admin CLI, another server on the same data dir) bump
-//!   `admin_generation` / `execution_generation` in the database; these are checked at
-//!   most every [`CROSS_PROCESS_REFRESH`], so their changes reach this process within that
-//!   time.
-//! - new executions need no invalidation: a missing execution is never cached.
+//! - writes by other processes sharing the data dir (the admin CLI; any process moving an
+//!   execution's status) bump `admin_generation` / `execution_generation` in the
+//!   database; these are checked at most every [`CROSS_PROCESS_REFRESH`], so their changes
+//!   reach this process within that time;
+//! - new executions need no invalidation: a missing execution is never cached;
+//! - invalidation is coarse: any status move drops every cached execution (and the
+//!   process that made it sees its own database bump once more at its next check). Cheap
+//!   while status moves are rare next to polls, which is what the cache is for.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -177,6 +180,13 @@ impl ReadCache {
                 .checked_at
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
+    }
+
+    /// Never checks the database counters again, so that a test can tell this process's own
+    /// invalidations from the cross-process check.
+    #[cfg(test)]
+    pub(crate) fn stop_db_checks(&self) {
+        self.checked_at.store(u64::MAX, Ordering::Relaxed);
     }
 
     /// Records the database counters just read; invalidates what they say changed.

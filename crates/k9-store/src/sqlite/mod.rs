@@ -52,8 +52,9 @@ const MASTER_KEY_CHECK: &str = "master_key_check";
 /// [`MasterKey`].
 ///
 /// Credentials, authorization decisions and executions are cached in memory: this
-/// process's writes take effect at once, those of another process sharing the file (the
-/// admin CLI, a worker moving executions on) within 100 ms.
+/// process's writes take effect at once, those of another process sharing the file within
+/// 100 ms (the admin CLI's changes; status moves made through another store on the same
+/// data dir, which nothing in k9 makes yet: analyses do not run).
 ///
 /// Dropping it commits every pending write (including audit events) and stops the
 /// writer thread; it blocks for that commit.
@@ -62,7 +63,7 @@ pub struct SqliteStore {
     audit_path: PathBuf,
     cipher: SecretCipher,
     readers: ReadPool,
-    cache: ReadCache,
+    cache: Arc<ReadCache>,
     writer: Writer,
 }
 
@@ -92,7 +93,7 @@ impl SqliteStore {
         let cipher = SecretCipher::new(&master_key);
         check_master_key(&mut conn, &cipher)?;
         let readers = ReadPool::open(&db_path)?;
-        let cache = ReadCache::new(readers.with(reads::db_counters)?);
+        let cache = Arc::new(ReadCache::new(readers.with(reads::db_counters)?));
         let writer = Writer::start(conn, &db_path)?;
         Ok(Self {
             db_path,
@@ -120,22 +121,23 @@ impl SqliteStore {
 
     /// Runs an administrative write: counts it in the database (for other processes'
     /// caches) in the same transaction, and invalidates this process's caches once it
-    /// has committed.
+    /// has committed (on the writer thread, so a cancelled caller cannot skip it).
     async fn admin_write<T, F>(&self, write: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let result = self
-            .writer
-            .submit(move |conn| {
-                let value = write(conn)?;
-                writes::bump_admin_generation(conn)?;
-                Ok(value)
-            })
-            .await;
-        self.cache.invalidate_admin();
-        result
+        let cache = self.cache.clone();
+        self.writer
+            .submit_then(
+                move |conn| {
+                    let value = write(conn)?;
+                    writes::bump_admin_generation(conn)?;
+                    Ok(value)
+                },
+                Some(Box::new(move || cache.invalidate_admin())),
+            )
+            .await
     }
 
     /// The database file.
@@ -329,19 +331,20 @@ impl Store for SqliteStore {
         error: Option<&str>,
     ) -> Result<Execution, StoreError> {
         let (id, error) = (id.clone(), error.map(str::to_owned));
-        let result = self
-            .writer
-            .submit(move |conn| {
-                let execution =
-                    writes::set_execution_status(conn, &id, status, at, error.as_deref())?;
-                writes::bump_execution_generation(conn)?;
-                Ok(execution)
-            })
-            .await;
-        // After the commit (or its failure): an execution read before it is never served
-        // after it.
-        self.cache.invalidate_executions();
-        result
+        let cache = self.cache.clone();
+        self.writer
+            .submit_then(
+                move |conn| {
+                    let execution =
+                        writes::set_execution_status(conn, &id, status, at, error.as_deref())?;
+                    writes::bump_execution_generation(conn)?;
+                    Ok(execution)
+                },
+                // After the commit (or its failure), on the writer thread: an execution read
+                // before it is never served after it, even if this caller gave up waiting.
+                Some(Box::new(move || cache.invalidate_executions())),
+            )
+            .await
     }
 
     async fn record_audit(&self, event: AuditEvent) {
@@ -562,5 +565,81 @@ impl Store for SqliteStore {
         )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         reads::audit_events(&conn, limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k9_domain::ExecutionStatus;
+    use std::future::Future;
+
+    const NOW: OffsetDateTime = time::macros::datetime!(2026-01-02 03:04:05 UTC);
+
+    /// A store with one queued execution, whose cross-process checks never run: what the
+    /// tests see is this process's own invalidation.
+    async fn store_with_execution(dir: &Path) -> (SqliteStore, Arc<Execution>) {
+        let store = SqliteStore::open(dir, MasterKey::load_or_create(dir).unwrap()).unwrap();
+        store.cache.stop_db_checks();
+        let customer = CustomerId::parse("C123456").unwrap();
+        let account = AccountId::parse("123456789012").unwrap();
+        let user = PrincipalArn::parse("arn:aws:iam::123456789012:user/alice").unwrap();
+        store.create_customer(&customer, None, NOW).await.unwrap();
+        store.add_account(&customer, &account, NOW).await.unwrap();
+        let queued = store
+            .enqueue_execution(&customer, &account, &user, NOW)
+            .await
+            .unwrap()
+            .into_execution();
+        let first = read(&store, &queued).await;
+        let second = read(&store, &queued).await;
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "the second read is the cached copy"
+        );
+        (store, first)
+    }
+
+    async fn read(store: &SqliteStore, execution: &Execution) -> Arc<Execution> {
+        store
+            .execution(
+                &execution.customer_id,
+                &execution.account_id,
+                &execution.execution_id,
+            )
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_status_move_invalidates_this_process_cache_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, cached) = store_with_execution(dir.path()).await;
+        store
+            .set_execution_status(&cached.execution_id, ExecutionStatus::Running, NOW, None)
+            .await
+            .unwrap();
+        let after = read(&store, &cached).await;
+        assert_eq!(after.status, ExecutionStatus::Running);
+        assert!(!Arc::ptr_eq(&after, &cached));
+    }
+
+    #[tokio::test]
+    async fn a_status_move_whose_caller_stopped_waiting_still_invalidates() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, cached) = store_with_execution(dir.path()).await;
+        // Polled once (which hands the write to the writer), then dropped unanswered.
+        let mut moved = Box::pin(store.set_execution_status(
+            &cached.execution_id,
+            ExecutionStatus::Running,
+            NOW,
+            None,
+        ));
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(moved.as_mut().poll(&mut context).is_pending());
+        drop(moved);
+        store.flush().await.unwrap();
+        assert_eq!(read(&store, &cached).await.status, ExecutionStatus::Running);
     }
 }

@@ -117,7 +117,7 @@ CREATE UNIQUE INDEX executions_one_queued
         sql: "
 -- Bumped by every change to an existing execution (a status move), by any process, so
 -- that a running server's cache of executions notices changes made by another process.
-INSERT INTO store_meta (key, value) VALUES ('execution_generation', 0);
+INSERT OR IGNORE INTO store_meta (key, value) VALUES ('execution_generation', 0);
 ",
     },
 ];

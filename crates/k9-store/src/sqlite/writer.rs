@@ -45,10 +45,15 @@ trait WriteJob: Send {
     fn fail(self: Box<Self>, message: &str);
 }
 
+/// Runs on the writer thread once a write's batch has been committed (or has failed),
+/// before its caller is answered, whether or not the caller still waits.
+pub(crate) type AfterCommit = Box<dyn FnOnce() + Send>;
+
 /// A write closure and the channel its caller waits on.
 struct PendingWrite<T, F> {
     write: F,
     reply: oneshot::Sender<Result<T, StoreError>>,
+    after_commit: Option<AfterCommit>,
 }
 
 impl<T, F> WriteJob for PendingWrite<T, F>
@@ -57,9 +62,16 @@ where
     F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
 {
     fn run(self: Box<Self>, conn: &Connection) -> Ran {
-        let PendingWrite { write, reply } = *self;
+        let PendingWrite {
+            write,
+            reply,
+            after_commit,
+        } = *self;
         let (result, poisoned) = in_savepoint(conn, write);
         let complete: Completion = Box::new(move |batch_failure: Option<&str>| {
+            if let Some(after_commit) = after_commit {
+                after_commit();
+            }
             let result = match (batch_failure, result) {
                 (Some(message), Ok(_)) => Err(StoreError::WriteFailed {
                     message: message.to_owned(),
@@ -138,8 +150,28 @@ impl Writer {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.submit_then(write, None).await
+    }
+
+    /// [`Self::submit`], running `after_commit` on the writer thread once the transaction
+    /// has been committed (or has failed), even if the caller has stopped waiting: what
+    /// must follow a commit (e.g. invalidating caches) cannot be skipped by a cancelled
+    /// request.
+    pub(crate) async fn submit_then<T, F>(
+        &self,
+        write: F,
+        after_commit: Option<AfterCommit>,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let (reply, replied) = oneshot::channel();
-        let job = Box::new(PendingWrite { write, reply });
+        let job = Box::new(PendingWrite {
+            write,
+            reply,
+            after_commit,
+        });
         self.send(Command::Write(job)).await?;
         replied.await.map_err(|_| StoreError::WriterStopped)?
     }

@@ -4,6 +4,8 @@
 //! preconditions, so no caller-side check can race with another write.
 
 use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, ExecutionStatus, PrincipalArn};
+use std::sync::OnceLock;
+
 use rusqlite::{params, Connection, OptionalExtension};
 use time::OffsetDateTime;
 
@@ -378,33 +380,50 @@ pub(crate) fn bump_execution_generation(conn: &Connection) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Audit rows per `INSERT` statement: one statement per row would cost a statement
+/// Audit rows per multi-row `INSERT`: one statement per row would cost a statement
 /// execution (and its bookkeeping) per request.
 const AUDIT_ROWS_PER_INSERT: usize = 32;
 
-/// Inserts audit events (sanitized when they were packed), in order. A chunk that cannot
-/// be inserted is logged and skipped: nobody waits on audit rows, and the rest of the
-/// batch must still commit.
-pub(crate) fn insert_audit_events(conn: &Connection, events: &[PackedAuditEvent]) {
-    for chunk in events.chunks(AUDIT_ROWS_PER_INSERT) {
-        if let Err(e) = insert_audit_chunk(conn, chunk) {
-            let first = chunk.first().map_or("", |event| event.request_id());
-            tracing::error!(error = %e, events = chunk.len(), first_request_id = %first, "audit events not recorded");
-        }
-    }
-}
-
-fn insert_audit_chunk(conn: &Connection, chunk: &[PackedAuditEvent]) -> Result<(), StoreError> {
+/// The `INSERT` of `rows` audit rows.
+fn audit_insert_sql(rows: usize) -> String {
     let mut sql = String::from(
         "INSERT INTO audit.audit_events (time, request_id, access_key_id, principal, method, path, outcome, reason) VALUES ",
     );
-    for row in 0..chunk.len() {
+    for row in 0..rows {
         if row > 0 {
             sql.push(',');
         }
         sql.push_str("(?,?,?,?,?,?,?,?)");
     }
-    let mut statement = conn.prepare_cached(&sql)?;
+    sql
+}
+
+/// Inserts audit events (sanitized when they were packed), in order: full chunks through
+/// one multi-row statement, the rest one by one (two cached statements in all). A chunk
+/// that cannot be inserted is logged and skipped: nobody waits on audit rows, and the rest
+/// of the batch must still commit.
+pub(crate) fn insert_audit_events(conn: &Connection, events: &[PackedAuditEvent]) {
+    static MULTI_ROW: OnceLock<String> = OnceLock::new();
+    static ONE_ROW: OnceLock<String> = OnceLock::new();
+    let multi_row = MULTI_ROW.get_or_init(|| audit_insert_sql(AUDIT_ROWS_PER_INSERT));
+    let one_row = ONE_ROW.get_or_init(|| audit_insert_sql(1));
+    let chunks = events.chunks_exact(AUDIT_ROWS_PER_INSERT);
+    let rest = chunks.remainder();
+    for chunk in chunks.chain(rest.chunks(1)) {
+        let sql = if chunk.len() == 1 { one_row } else { multi_row };
+        if let Err(e) = insert_audit_chunk(conn, sql, chunk) {
+            let request_ids: Vec<&str> = chunk.iter().map(|event| event.request_id()).collect();
+            tracing::error!(error = %e, ?request_ids, "audit events not recorded");
+        }
+    }
+}
+
+fn insert_audit_chunk(
+    conn: &Connection,
+    sql: &str,
+    chunk: &[PackedAuditEvent],
+) -> Result<(), StoreError> {
+    let mut statement = conn.prepare_cached(sql)?;
     let mut index = 0;
     let mut bind = |value: &dyn rusqlite::ToSql| {
         index += 1;
