@@ -246,7 +246,7 @@ impl Store for SqliteStore {
 
     async fn record_key_use(&self, id: &AccessKeyId, at: OffsetDateTime) {
         match to_nanos(at) {
-            Ok(at) => self.writer.record_key_use(id.to_string(), at).await,
+            Ok(at) => self.writer.record_key_use(id.as_str(), at).await,
             Err(e) => tracing::warn!(error = %e, access_key_id = %id, "key use not recorded"),
         }
     }

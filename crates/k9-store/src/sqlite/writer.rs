@@ -177,7 +177,7 @@ impl Writer {
     }
 
     /// Queues a key-use update; does not wait for it to be committed.
-    pub(crate) async fn record_key_use(&self, access_key_id: String, at: i64) {
+    pub(crate) async fn record_key_use(&self, access_key_id: &str, at: i64) {
         const NANOS_PER_SECOND: i64 = 1_000_000_000;
         {
             // A poisoned lock still holds a valid map (inserts cannot be left half-done).
@@ -186,14 +186,15 @@ impl Writer {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let second = at / NANOS_PER_SECOND;
-            match last.get_mut(&access_key_id) {
+            match last.get_mut(access_key_id) {
                 Some(sent) if *sent >= second => return,
                 Some(sent) => *sent = second,
                 None => {
-                    last.insert(access_key_id.clone(), second);
+                    last.insert(access_key_id.to_owned(), second);
                 }
             }
         }
+        let access_key_id = access_key_id.to_owned();
         if let Err(e) = self.send(Command::KeyUse { access_key_id, at }).await {
             tracing::warn!(error = %e, "key use not recorded");
         }
