@@ -323,8 +323,7 @@ impl CanonicalRequest {
     /// [`Self::to_text`], without copying when the bytes are UTF-8 (they always are for a
     /// request the signer built from `&str`s, save for binary header values).
     pub fn into_text(self) -> String {
-        String::from_utf8(self.bytes)
-            .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
+        text_of(self.bytes)
     }
 
     /// Hex SHA-256 of the canonical request: the last line of the string to sign.
@@ -359,7 +358,13 @@ pub(crate) fn string_to_sign(amz_date: &str, scope: &str, canonical_request_hash
         canonical_request_hash.as_bytes(),
     );
     // Every part is a whole `&str`, so the concatenation is UTF-8.
-    String::from_utf8(parts.concat())
+    text_of(parts.concat())
+}
+
+/// `bytes` as text, taken over without a copy when they are UTF-8, invalid sequences
+/// replaced otherwise.
+fn text_of(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
         .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned())
 }
 

@@ -285,11 +285,7 @@ fn check_signed_headers_present(
     request: &HttpRequest<'_>,
 ) -> Result<(), VerifyError> {
     for name in text::split(signed_headers, b';') {
-        if !request
-            .headers
-            .iter()
-            .any(|(present, _)| present.eq_ignore_ascii_case(name))
-        {
+        if request.header_values(name).next().is_none() {
             return Err(VerifyError::InvalidParameter {
                 message: format!(
                     "Header '{name}' is listed in SignedHeaders but is not present in the request"

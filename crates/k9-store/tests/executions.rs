@@ -6,11 +6,24 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use common::{account, arn, customer, customer_with_accounts, open, NOW};
-use k9_domain::{ExecutionId, ExecutionStatus};
+use k9_domain::{AccountId, CustomerId, ExecutionId, ExecutionStatus};
 use k9_store::{EnqueueOutcome, Store, StoreError};
 use time::Duration;
 
 const ALICE: &str = "arn:aws:iam::123456789012:user/alice";
+
+/// Customer C123456 with account 123456789012 and one execution queued for it by alice.
+async fn queued_execution(store: &dyn Store) -> (CustomerId, AccountId, ExecutionId) {
+    customer_with_accounts(store, "C123456", &["123456789012"]).await;
+    let (c, a) = (customer("C123456"), account("123456789012"));
+    let id = store
+        .enqueue_execution(&c, &a, &arn(ALICE), NOW)
+        .await
+        .unwrap()
+        .into_execution()
+        .execution_id;
+    (c, a, id)
+}
 
 #[tokio::test]
 async fn enqueue_coalesces_while_an_execution_is_queued() {
@@ -240,14 +253,7 @@ async fn execution_is_found_only_under_its_own_customer_and_account() {
 async fn status_moves_forward_only_and_records_times_and_error() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    customer_with_accounts(&store, "C123456", &["123456789012"]).await;
-    let (c, a) = (customer("C123456"), account("123456789012"));
-    let id = store
-        .enqueue_execution(&c, &a, &arn(ALICE), NOW)
-        .await
-        .unwrap()
-        .into_execution()
-        .execution_id;
+    let (c, a, id) = queued_execution(&store).await;
 
     let started = NOW + Duration::seconds(5);
     let running = store
@@ -285,14 +291,7 @@ async fn status_moves_forward_only_and_records_times_and_error() {
 async fn status_move_is_seen_by_the_very_next_read_after_a_cached_one() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
-    customer_with_accounts(&store, "C123456", &["123456789012"]).await;
-    let (c, a) = (customer("C123456"), account("123456789012"));
-    let id = store
-        .enqueue_execution(&c, &a, &arn(ALICE), NOW)
-        .await
-        .unwrap()
-        .into_execution()
-        .execution_id;
+    let (c, a, id) = queued_execution(&store).await;
     // Two reads: the second is served from the cache.
     for _ in 0..2 {
         let read = store.execution(&c, &a, &id).await.unwrap().unwrap();
@@ -316,14 +315,7 @@ async fn status_move_by_another_process_is_seen_within_a_second() {
     let dir = tempfile::tempdir().unwrap();
     let server = open(dir.path());
     let worker = open(dir.path());
-    customer_with_accounts(&server, "C123456", &["123456789012"]).await;
-    let (c, a) = (customer("C123456"), account("123456789012"));
-    let id = server
-        .enqueue_execution(&c, &a, &arn(ALICE), NOW)
-        .await
-        .unwrap()
-        .into_execution()
-        .execution_id;
+    let (c, a, id) = queued_execution(&server).await;
     let status = || async {
         server
             .execution(&c, &a, &id)

@@ -41,7 +41,7 @@ use cache::{authorization_key, ReadCache};
 use codec::{to_nanos, whole_seconds_utc};
 use reads::{ReadPool, BUSY_TIMEOUT};
 use writer::Writer;
-use writes::SessionRow;
+use writes::{ChangeCounter, SessionRow};
 
 /// Associated data of the master key check value, so it cannot be mistaken for a secret.
 const MASTER_KEY_CHECK_AAD: &str = "k9 master key check";
@@ -132,7 +132,7 @@ impl SqliteStore {
             .submit_then(
                 move |conn| {
                     let value = write(conn)?;
-                    writes::bump_admin_generation(conn)?;
+                    writes::bump_change_counter(conn, ChangeCounter::Admin)?;
                     Ok(value)
                 },
                 Some(Box::new(move || cache.invalidate_admin())),
@@ -303,7 +303,7 @@ impl Store for SqliteStore {
         let generation = self.cache.execution_generation();
         let execution = self
             .readers
-            .with(|conn| reads::execution(conn, customer, account, id))?
+            .with(|conn| reads::execution_by_id(conn, id))?
             .map(Arc::new);
         if let Some(execution) = &execution {
             self.cache.put_execution(generation, execution.clone());
@@ -337,7 +337,7 @@ impl Store for SqliteStore {
                 move |conn| {
                     let execution =
                         writes::set_execution_status(conn, &id, status, at, error.as_deref())?;
-                    writes::bump_execution_generation(conn)?;
+                    writes::bump_change_counter(conn, ChangeCounter::Executions)?;
                     Ok(execution)
                 },
                 // After the commit (or its failure), on the writer thread: an execution read

@@ -274,20 +274,6 @@ pub(crate) fn execution_by_id(
     .transpose()
 }
 
-/// The execution with `id` if it belongs to `customer` and `account`.
-pub(crate) fn execution(
-    conn: &Connection,
-    customer: &CustomerId,
-    account: &AccountId,
-    id: &ExecutionId,
-) -> Result<Option<Execution>, StoreError> {
-    // The id names its customer and account; a mismatch cannot be theirs.
-    if !id.belongs_to(customer, account) {
-        return Ok(None);
-    }
-    execution_by_id(conn, id)
-}
-
 /// The queued execution of `customer` and `account`, if any.
 pub(crate) fn queued_execution(
     conn: &Connection,

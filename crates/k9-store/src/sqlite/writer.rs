@@ -113,6 +113,13 @@ enum Command {
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
 
+impl Command {
+    /// Whether someone waits for this command's commit.
+    fn is_awaited(&self) -> bool {
+        matches!(self, Command::Write(_) | Command::Flush(_))
+    }
+}
+
 /// Handle to the writer thread. Dropping it commits everything pending and joins the
 /// thread.
 pub(crate) struct Writer {
@@ -284,11 +291,7 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>) {
                 Err(_) => break,
             }
         }
-        let awaited = |batch: &[Command]| {
-            batch
-                .iter()
-                .any(|c| matches!(c, Command::Write(_) | Command::Flush(_)))
-        };
+        let awaited = |batch: &[Command]| batch.iter().any(Command::is_awaited);
         // Nobody waits on a small batch of audit rows and key-use stamps: let more gather
         // for a moment, so a stream of requests costs one commit per few hundred rows
         // rather than one per handful.
@@ -316,9 +319,8 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>) {
                     // Fail only what someone waits on; audit rows and key-use stamps never
                     // needed the fsync and are committed as usual.
                     let message = format!("could not make the commit durable: {e}");
-                    let (awaited_commands, rest): (Vec<Command>, Vec<Command>) = batch
-                        .drain(..)
-                        .partition(|c| matches!(c, Command::Write(_) | Command::Flush(_)));
+                    let (awaited_commands, rest): (Vec<Command>, Vec<Command>) =
+                        batch.drain(..).partition(Command::is_awaited);
                     tracing::error!(%message, failed = awaited_commands.len(), "write batch failed");
                     for command in awaited_commands {
                         fail_unrun(command, &message);

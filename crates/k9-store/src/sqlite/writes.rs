@@ -3,9 +3,9 @@
 //! Each takes the writer's connection (inside a savepoint) and fully checks its own
 //! preconditions, so no caller-side check can race with another write.
 
-use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, ExecutionStatus, PrincipalArn};
 use std::sync::OnceLock;
 
+use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, ExecutionStatus, PrincipalArn};
 use rusqlite::{params, Connection, OptionalExtension};
 use time::OffsetDateTime;
 
@@ -363,20 +363,27 @@ pub(crate) fn create_session(conn: &Connection, row: &SessionRow) -> Result<Stri
     Ok(role_unique_id)
 }
 
-/// Counts an administrative change, so that every process's caches drop what they hold.
-pub(crate) fn bump_admin_generation(conn: &Connection) -> Result<(), StoreError> {
-    conn.prepare_cached("UPDATE store_meta SET value = value + 1 WHERE key = 'admin_generation'")?
-        .execute([])?;
-    Ok(())
+/// A `store_meta` change counter that other processes' caches watch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ChangeCounter {
+    /// `admin_generation`: keys, sessions, customers, accounts, approvals.
+    Admin,
+    /// `execution_generation`: status moves of existing executions.
+    Executions,
 }
 
-/// Counts a change to an existing execution, so that every process's execution cache
-/// drops what it holds.
-pub(crate) fn bump_execution_generation(conn: &Connection) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "UPDATE store_meta SET value = value + 1 WHERE key = 'execution_generation'",
-    )?
-    .execute([])?;
+/// Counts a change of `counter`'s kind, so that every process's caches of that kind drop
+/// what they hold.
+pub(crate) fn bump_change_counter(
+    conn: &Connection,
+    counter: ChangeCounter,
+) -> Result<(), StoreError> {
+    let key = match counter {
+        ChangeCounter::Admin => "admin_generation",
+        ChangeCounter::Executions => "execution_generation",
+    };
+    conn.prepare_cached("UPDATE store_meta SET value = value + 1 WHERE key = ?1")?
+        .execute([key])?;
     Ok(())
 }
 
