@@ -418,22 +418,22 @@ fn serve_and_demo_on_a_busy_port_create_no_data_dir() {
 
 #[tokio::test]
 async fn serve_prunes_audit_rows_older_than_the_retention_at_start() {
-    use k9_store::{AuditEvent, AuditOutcome, MasterKey, SqliteStore, Store};
+    use k9_store::{AuditOutcome, AuditRecord, MasterKey, SqliteStore, Store};
     let dir = tempfile::tempdir().unwrap();
     {
         let store =
             SqliteStore::open(dir.path(), MasterKey::load_or_create(dir.path()).unwrap()).unwrap();
         for (request_id, age_days) in [("stale", 200), ("fresh", 10)] {
             store
-                .record_audit(AuditEvent {
+                .record_audit(AuditRecord {
                     time: time::OffsetDateTime::now_utc() - time::Duration::days(age_days),
-                    request_id: request_id.into(),
+                    request_id,
                     access_key_id: None,
                     principal: None,
-                    method: "GET".into(),
-                    path: "/".into(),
+                    method: "GET",
+                    path: &"/",
                     outcome: AuditOutcome::AuthenticationFailed,
-                    reason: "missing_authentication".into(),
+                    reason: &"missing_authentication",
                 })
                 .await;
         }

@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use k9_domain::{AccessKeyId, AccountId, PrincipalArn};
 use k9_sigv4::{HttpRequest, VerifyError};
-use k9_store::{AuditEvent, AuditOutcome, Credential, CredentialKind, KeyStatus};
+use k9_store::{AuditOutcome, AuditRecord, Credential, CredentialKind, KeyStatus};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
@@ -101,7 +101,7 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
     let request_id = request
         .extensions()
         .get::<RequestId>()
-        .cloned()
+        .copied()
         .unwrap_or_default();
     let (parts, body) = request.into_parts();
     let declared_length = parts
@@ -150,25 +150,28 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
 
     match outcome {
         Ok(caller) => {
-            state
-                .store
-                .record_key_use(caller.access_key_id(), now)
-                .await;
-            let mut request = Request::from_parts(parts, Body::from(body));
+            state.store.record_key_use(caller.access_key_id(), now);
+            // An empty body needs no boxed buffer.
+            let body = if body.is_empty() {
+                Body::empty()
+            } else {
+                Body::from(body)
+            };
+            let mut request = Request::from_parts(parts, body);
             request.extensions_mut().insert(caller.clone());
             let response = next.run(request).await;
             if !caller.audited.load(Ordering::Relaxed) {
                 state
                     .store
-                    .record_audit(AuditEvent {
+                    .record_audit(AuditRecord {
                         time: now,
-                        request_id: request_id.0.to_string(),
-                        access_key_id: Some(caller.access_key_id().to_string()),
-                        principal: Some(caller.arn().to_string()),
-                        method: method.to_string(),
-                        path: uri.path().to_owned(),
+                        request_id: request_id.as_str(),
+                        access_key_id: Some(caller.access_key_id().as_str()),
+                        principal: Some(caller.arn()),
+                        method: method.as_str(),
+                        path: &uri.path(),
                         outcome: AuditOutcome::Authenticated,
-                        reason: "signature verified".into(),
+                        reason: &"signature verified",
                     })
                     .await;
             }
@@ -178,7 +181,7 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
             error,
             access_key_id,
         }) => {
-            let (request_id, path) = (&*request_id.0, uri.path());
+            let (request_id, path) = (request_id.as_str(), uri.path());
             if let VerifyError::SignatureMismatch { .. } = error {
                 tracing::info!(%request_id, %method, %path, reason = error.reason_code(), "authentication failed");
             } else {
@@ -186,15 +189,15 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
             }
             state
                 .store
-                .record_audit(AuditEvent {
+                .record_audit(AuditRecord {
                     time: now,
-                    request_id: request_id.to_owned(),
-                    access_key_id,
+                    request_id,
+                    access_key_id: access_key_id.as_deref(),
                     principal: None,
-                    method: method.to_string(),
-                    path: path.to_owned(),
+                    method: method.as_str(),
+                    path: &path,
                     outcome: AuditOutcome::AuthenticationFailed,
-                    reason: error.reason_code().into(),
+                    reason: &error.reason_code(),
                 })
                 .await;
             ApiError::from(&error).into_response()

@@ -1,14 +1,17 @@
 //! The endpoints. Each parses its input into domain ids, authorizes, and delegates to the store.
 
+use std::fmt;
+
 use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderValue;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use k9_domain::{AccountId, CustomerId, ExecutionId};
-use k9_store::{AuditEvent, AuditOutcome, EnqueueOutcome};
+use k9_store::{AuditOutcome, AuditRecord, EnqueueOutcome};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -43,14 +46,59 @@ enum Action {
     Read,
 }
 
+impl Action {
+    fn verb(self) -> &'static str {
+        match self {
+            Action::Trigger => "trigger analysis",
+            Action::Read => "read analyses",
+        }
+    }
+}
+
 /// What a caller asks to do, for [`authorize`] and its audit row.
 struct Ask<'a> {
     request_id: &'a RequestId,
     method: &'static str,
-    path: String,
     customer: &'a CustomerId,
     account: &'a AccountId,
+    /// Set when the request names one execution.
+    execution: Option<&'a ExecutionId>,
     action: Action,
+}
+
+impl Ask<'_> {
+    /// The resource's path for the audit row, written from the parsed ids: the canonical
+    /// form, whatever encoding the request used.
+    fn write_path(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "/customer/{}/account/{}/analysis",
+            self.customer, self.account
+        )?;
+        match self.execution {
+            Some(execution) => write!(f, "/{execution}"),
+            None => Ok(()),
+        }
+    }
+
+    fn write_reason(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} for {}/{}",
+            self.action.verb(),
+            self.customer,
+            self.account
+        )
+    }
+}
+
+/// Formats with a function: the audit row's texts are written straight into its buffer.
+struct Written<F>(F);
+
+impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Written<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.0)(f)
+    }
 }
 
 /// Allows the call only if the caller is an approved principal of the customer and the
@@ -60,10 +108,10 @@ async fn authorize(state: &AppState, caller: &Caller, ask: Ask<'_>) -> Result<()
     let Ask {
         request_id,
         method,
-        path,
         customer,
         account,
         action,
+        ..
     } = ask;
     let allowed = state
         .store
@@ -74,32 +122,29 @@ async fn authorize(state: &AppState, caller: &Caller, ask: Ask<'_>) -> Result<()
             ApiError::internal()
         })?;
     caller.mark_audited();
-    let verb = match action {
-        Action::Trigger => "trigger analysis",
-        Action::Read => "read analyses",
-    };
     state
         .store
-        .record_audit(AuditEvent {
+        .record_audit(AuditRecord {
             time: OffsetDateTime::now_utc(),
-            request_id: request_id.0.to_string(),
-            access_key_id: Some(caller.access_key_id().to_string()),
-            principal: Some(caller.arn().to_string()),
-            method: method.to_owned(),
-            path,
+            request_id: request_id.as_str(),
+            access_key_id: Some(caller.access_key_id().as_str()),
+            principal: Some(caller.arn()),
+            method,
+            path: &Written(|f: &mut fmt::Formatter<'_>| ask.write_path(f)),
             outcome: if allowed {
                 AuditOutcome::Allowed
             } else {
                 AuditOutcome::Denied
             },
-            reason: format!("{verb} for {customer}/{account}"),
+            reason: &Written(|f: &mut fmt::Formatter<'_>| ask.write_reason(f)),
         })
         .await;
     if allowed {
         Ok(())
     } else {
         Err(ApiError::access_denied(format!(
-            "Caller is not authorized to {verb} for k9 customerId ({customer}) and accountId ({account})"
+            "Caller is not authorized to {} for k9 customerId ({customer}) and accountId ({account})",
+            action.verb()
         )))
     }
 }
@@ -156,9 +201,9 @@ pub async fn trigger_analysis(
     let ask = Ask {
         request_id: &request_id,
         method: "POST",
-        path: format!("/customer/{customer}/account/{account}/analysis"),
         customer: &customer,
         account: &account,
+        execution: None,
         action: Action::Trigger,
     };
     authorize(&state, &caller, ask).await?;
@@ -196,9 +241,9 @@ pub async fn get_analysis(
     let ask = Ask {
         request_id: &request_id,
         method: "GET",
-        path: format!("/customer/{customer}/account/{account}/analysis/{execution_id}"),
         customer: &customer,
         account: &account,
+        execution: Some(&execution_id),
         action: Action::Read,
     };
     authorize(&state, &caller, ask).await?;
@@ -219,7 +264,11 @@ pub async fn get_analysis(
         tracing::error!(%error, "execution serialization failed");
         ApiError::internal()
     })?;
-    Ok(([(CONTENT_TYPE, "application/json")], json).into_response())
+    Ok((
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        json,
+    )
+        .into_response())
 }
 
 /// Query parameters of the list endpoint.
@@ -261,9 +310,9 @@ pub async fn list_analyses(
     let ask = Ask {
         request_id: &request_id,
         method: "GET",
-        path: format!("/customer/{customer}/account/{account}/analysis"),
         customer: &customer,
         account: &account,
+        execution: None,
         action: Action::Read,
     };
     authorize(&state, &caller, ask).await?;

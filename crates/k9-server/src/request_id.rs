@@ -1,40 +1,76 @@
 //! `x-amzn-RequestId` on every response, as API Gateway sends.
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use rand::Rng;
-use std::sync::Arc;
 
-/// The id of the request being served, available to handlers as an extension (shared:
-/// the response header, the handler and the audit row all need it).
-#[derive(Debug, Clone, Default)]
-pub struct RequestId(pub Arc<str>);
+/// The response header that carries the id.
+static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid");
 
-/// A random UUID-shaped id, like API Gateway's. Built byte by byte: this runs on every
-/// request.
-fn new_request_id() -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes: [u8; 16] = rand::rng().random();
-    let mut id = String::with_capacity(36);
-    for (i, byte) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            id.push('-');
+/// Length of a UUID-shaped id.
+const LEN: usize = 36;
+
+/// The id of the request being served, available to handlers as an extension. Kept inline
+/// (36 ASCII bytes): the response header, the handler and the audit row all need it, and
+/// copying it costs less than sharing a heap copy.
+#[derive(Clone, Copy)]
+pub struct RequestId([u8; LEN]);
+
+impl RequestId {
+    /// A random UUID-shaped id, like API Gateway's. Built byte by byte: this runs on every
+    /// request.
+    fn random() -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let bytes: [u8; 16] = rand::rng().random();
+        let mut id = [b'-'; LEN];
+        let mut at = 0;
+        for (i, byte) in bytes.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                at += 1; // leave the '-'
+            }
+            id[at] = HEX[usize::from(byte >> 4)];
+            id[at + 1] = HEX[usize::from(byte & 0x0f)];
+            at += 2;
         }
-        id.push(char::from(HEX[usize::from(byte >> 4)]));
-        id.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        Self(id)
     }
-    id
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only `random` and `default` make ids, both from ASCII bytes: this never falls
+        // back.
+        std::str::from_utf8(&self.0).unwrap_or("invalid-request-id")
+    }
+}
+
+impl Default for RequestId {
+    /// The all-zero id, for a request that somehow has none.
+    fn default() -> Self {
+        let mut id = [b'0'; LEN];
+        for dash in [8, 13, 18, 23] {
+            id[dash] = b'-';
+        }
+        Self(id)
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Assigns a request id, exposes it to inner layers, and stamps it on the response.
 pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
-    let id: Arc<str> = new_request_id().into();
-    request.extensions_mut().insert(RequestId(id.clone()));
+    let id = RequestId::random();
+    request.extensions_mut().insert(id);
     let mut response = next.run(request).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-amzn-requestid", value);
+    if let Ok(value) = HeaderValue::from_bytes(&id.0) {
+        response
+            .headers_mut()
+            .insert(REQUEST_ID_HEADER.clone(), value);
     }
     response
 }
@@ -45,11 +81,13 @@ mod tests {
 
     #[test]
     fn request_ids_are_uuid_shaped_and_distinct() {
-        let a = new_request_id();
-        let b = new_request_id();
+        let (a, b) = (RequestId::random(), RequestId::random());
+        let (a, b) = (a.as_str(), b.as_str());
         assert_ne!(a, b);
         let groups: Vec<usize> = a.split('-').map(str::len).collect();
         assert_eq!(groups, [8, 4, 4, 4, 12]);
         assert!(a.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
+        let zero = RequestId::default();
+        assert_eq!(zero.as_str(), "00000000-0000-0000-0000-000000000000");
     }
 }

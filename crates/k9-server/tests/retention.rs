@@ -26,10 +26,10 @@ async fn retention_task_prunes_rows_older_than_the_period() {
         SqliteStore::open(dir.path(), MasterKey::load_or_create(dir.path()).unwrap()).unwrap(),
     );
     store
-        .record_audit(event("old", time::Duration::days(31)))
+        .record_audit(event("old", time::Duration::days(31)).as_record())
         .await;
     store
-        .record_audit(event("recent", time::Duration::days(29)))
+        .record_audit(event("recent", time::Duration::days(29)).as_record())
         .await;
     store.flush().await.unwrap();
 
@@ -55,7 +55,7 @@ async fn retention_task_prunes_rows_older_than_the_period() {
     }
     // Rows recorded later are pruned by a later pass.
     store
-        .record_audit(event("old-too", time::Duration::days(40)))
+        .record_audit(event("old-too", time::Duration::days(40)).as_record())
         .await;
     store.flush().await.unwrap();
     loop {

@@ -6,8 +6,9 @@
 //! a reason.
 
 use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 
-use crate::{AuditEvent, AuditOutcome};
+use crate::{AuditOutcome, AuditRecord};
 
 /// Names (compared case-insensitively) whose value is replaced by `***` wherever they
 /// appear as `name=value` or `name: value`.
@@ -56,39 +57,39 @@ pub(crate) struct PackedAuditEvent {
 }
 
 impl PackedAuditEvent {
-    /// `event`, sanitized and packed; `time` is its time as Unix nanoseconds.
-    pub(crate) fn pack(event: &AuditEvent, time: i64) -> Self {
-        let fields: [(Option<&str>, usize, bool); 6] = [
-            (Some(&event.request_id), MAX_REQUEST_ID, false),
-            (event.access_key_id.as_deref(), MAX_ACCESS_KEY_ID, false),
-            (event.principal.as_deref(), MAX_PRINCIPAL, false),
-            (Some(&event.method), MAX_METHOD, false),
-            (Some(&event.path), MAX_PATH, true),
-            (Some(&event.reason), MAX_REASON, true),
-        ];
-        let mut text = String::with_capacity(
-            fields
-                .iter()
-                .map(|(value, max, _)| value.map_or(0, |v| v.len().min(*max)))
-                .sum(),
-        );
+    /// `record`, sanitized and packed; `time` is its time as Unix nanoseconds.
+    pub(crate) fn pack(record: &AuditRecord<'_>, time: i64) -> Self {
+        // Typical rows are well under this; a longer one grows the buffer once or twice.
+        let mut text = String::with_capacity(256);
         let mut ends = [0; 6];
+        let absent: &(dyn fmt::Display + Sync) = &"";
+        let fields: [(&(dyn fmt::Display + Sync), usize, bool); 6] = [
+            (&record.request_id, MAX_REQUEST_ID, false),
+            (
+                &record.access_key_id.unwrap_or(""),
+                MAX_ACCESS_KEY_ID,
+                false,
+            ),
+            (record.principal.unwrap_or(absent), MAX_PRINCIPAL, false),
+            (&record.method, MAX_METHOD, false),
+            (record.path, MAX_PATH, true),
+            (record.reason, MAX_REASON, true),
+        ];
         for (end, (value, max, redact)) in ends.iter_mut().zip(fields) {
-            let value = value.unwrap_or("");
-            if redact {
-                push_capped(&mut text, &redacted(value), max);
-            } else {
-                push_capped(&mut text, value, max);
-            }
+            let start = text.len();
+            // Writing to a `String` cannot fail; a `Display` impl that reports an error
+            // leaves whatever it wrote, which is then capped like the rest.
+            let _ = write!(text, "{value}");
+            finish_field(&mut text, start, max, redact);
             *end = text.len();
         }
         Self {
             time,
-            outcome: event.outcome,
+            outcome: record.outcome,
             text,
             ends,
-            has_access_key_id: event.access_key_id.is_some(),
-            has_principal: event.principal.is_some(),
+            has_access_key_id: record.access_key_id.is_some(),
+            has_principal: record.principal.is_some(),
         }
     }
 
@@ -190,6 +191,22 @@ fn redacted(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Redacts (if `redact`) and caps the field written at `text[start..]`, in place. Most
+/// fields need neither, and are left as written.
+fn finish_field(text: &mut String, start: usize, max: usize, redact: bool) {
+    let field = &text[start..];
+    let needs_redaction = redact && field.bytes().any(|b| b == b'=' || b == b':');
+    if !needs_redaction && field.len() <= max {
+        return;
+    }
+    let field = text.split_off(start);
+    if redact {
+        push_capped(text, &redacted(&field), max);
+    } else {
+        push_capped(text, &field, max);
+    }
+}
+
 /// Appends `text` cut to at most `max` bytes (on a char boundary), marked with `...` when
 /// cut.
 fn push_capped(out: &mut String, text: &str, max: usize) {
@@ -264,7 +281,7 @@ mod tests {
 
     #[test]
     fn packed_event_gives_back_each_field_sanitized() {
-        let event = AuditEvent {
+        let event = crate::AuditEvent {
             time: time::OffsetDateTime::UNIX_EPOCH,
             request_id: "r-1".into(),
             access_key_id: None,
@@ -274,7 +291,7 @@ mod tests {
             outcome: AuditOutcome::AuthenticationFailed,
             reason: String::new(),
         };
-        let packed = PackedAuditEvent::pack(&event, 42);
+        let packed = PackedAuditEvent::pack(&event.as_record(), 42);
         assert_eq!(packed.time, 42);
         assert_eq!(packed.outcome, AuditOutcome::AuthenticationFailed);
         assert_eq!(packed.request_id(), "r-1");

@@ -32,7 +32,7 @@ mod store;
 
 pub use error::StoreError;
 pub use model::{
-    AccessKey, AccessKeyInfo, AssumedRoleUser, AuditEvent, AuditOutcome, Credential,
+    AccessKey, AccessKeyInfo, AssumedRoleUser, AuditEvent, AuditOutcome, AuditRecord, Credential,
     CredentialKind, CustomerInfo, EnqueueOutcome, Execution, ExecutionPage, KeyStatus,
     NewAccessKey, NewSession, ParseKeyStatusError, SessionCredentials,
 };

@@ -220,6 +220,59 @@ pub struct AuditEvent {
     pub reason: String,
 }
 
+/// An audit record to write: an [`AuditEvent`]'s fields, borrowed. The request path
+/// writes one for every request, and these fields are parts of the request or values the
+/// server already holds; copying each into its own `String` first would cost more than
+/// the rest of the row. The store writes the texts (the [`fmt::Display`] ones formatted)
+/// into one buffer, redacted and capped as described on [`AuditEvent`].
+#[derive(Clone, Copy)]
+pub struct AuditRecord<'a> {
+    /// When the request arrived.
+    pub time: OffsetDateTime,
+    /// The request id returned to the caller (`x-amzn-RequestId`).
+    pub request_id: &'a str,
+    /// The access key id the request named, if any (not a secret).
+    pub access_key_id: Option<&'a str>,
+    /// The authenticated principal's ARN, once known.
+    pub principal: Option<&'a (dyn fmt::Display + Sync)>,
+    /// HTTP method.
+    pub method: &'a str,
+    /// Request path (and query, which is redacted).
+    pub path: &'a (dyn fmt::Display + Sync),
+    /// The decision.
+    pub outcome: AuditOutcome,
+    /// Why, in words.
+    pub reason: &'a (dyn fmt::Display + Sync),
+}
+
+impl fmt::Debug for AuditRecord<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditRecord")
+            .field("request_id", &self.request_id)
+            .field("outcome", &self.outcome)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditEvent {
+    /// This event as a record to write.
+    pub fn as_record(&self) -> AuditRecord<'_> {
+        AuditRecord {
+            time: self.time,
+            request_id: &self.request_id,
+            access_key_id: self.access_key_id.as_deref(),
+            principal: self
+                .principal
+                .as_ref()
+                .map(|p| p as &(dyn fmt::Display + Sync)),
+            method: &self.method,
+            path: &self.path,
+            outcome: self.outcome,
+            reason: &self.reason,
+        }
+    }
+}
+
 /// A new long-term access key, shaped like `aws iam create-access-key` output:
 /// serializes to `{"AccessKey": {"UserName", "AccessKeyId", "Status",
 /// "SecretAccessKey", "CreateDate"}}`. This is the only time the secret is shown.

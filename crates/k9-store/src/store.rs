@@ -7,8 +7,8 @@ use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, ExecutionStatus
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    AccessKeyInfo, AuditEvent, Credential, CustomerInfo, EnqueueOutcome, Execution, ExecutionPage,
-    KeyStatus, NewAccessKey, NewSession, StoreError,
+    AccessKeyInfo, AuditEvent, AuditRecord, Credential, CustomerInfo, EnqueueOutcome, Execution,
+    ExecutionPage, KeyStatus, NewAccessKey, NewSession, StoreError,
 };
 
 /// Largest page [`Store::list_executions`] returns; larger limits are lowered to it.
@@ -34,9 +34,11 @@ pub trait Store: Send + Sync {
     /// ARN out of it for every request would cost more than the lookup.
     async fn credential(&self, id: &AccessKeyId) -> Result<Option<Arc<Credential>>, StoreError>;
 
-    /// Notes that `id` authenticated a request at `at`. Fire-and-forget: batched with
-    /// other writes, never fails or delays the request.
-    async fn record_key_use(&self, id: &AccessKeyId, at: OffsetDateTime);
+    /// Notes that `id` authenticated a request at `at`. Fire-and-forget and best effort:
+    /// at most one stamp per key and second reaches the database, batched with other
+    /// writes; it never fails or delays the request (when the writer is far behind, a
+    /// stamp may be skipped; the next second's is sent again).
+    fn record_key_use(&self, id: &AccessKeyId, at: OffsetDateTime);
 
     /// Whether `caller` may act on `account` for `customer`: the account is registered to
     /// the customer and the caller is covered by one of the customer's approved
@@ -93,7 +95,7 @@ pub trait Store: Send + Sync {
 
     /// Records an audit event. Batched: never waits for a commit. Values that look like
     /// signatures, tokens or secrets are redacted before storing.
-    async fn record_audit(&self, event: AuditEvent);
+    async fn record_audit(&self, record: AuditRecord<'_>);
 
     /// Commits every write submitted before this call, including pending audit events
     /// and key-use updates. Used at shutdown and in tests.

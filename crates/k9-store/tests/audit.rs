@@ -26,7 +26,7 @@ async fn audit_events_are_listed_newest_first_after_flush() {
     for i in 0..3 {
         let mut e = event(&format!("req-{i}"), "/v1/executions", AuditOutcome::Allowed);
         e.time = NOW + Duration::seconds(i);
-        store.record_audit(e).await;
+        store.record_audit(e.as_record()).await;
     }
     store.flush().await.unwrap();
     let events = store.audit_events(2).await.unwrap();
@@ -55,7 +55,7 @@ async fn audit_rows_hold_no_signature_token_or_secret() {
     e.reason = format!(
         "SignatureDoesNotMatch: header was Signature={signature}; SecretAccessKey={secret}"
     );
-    store.record_audit(e).await;
+    store.record_audit(e.as_record()).await;
     store.flush().await.unwrap();
 
     let stored = &store.audit_events(1).await.unwrap()[0];
@@ -87,7 +87,7 @@ async fn pending_audit_events_are_committed_when_the_store_is_dropped() {
     let store = open(dir.path());
     for i in 0..100 {
         store
-            .record_audit(event(&format!("req-{i}"), "/health", AuditOutcome::Denied))
+            .record_audit(event(&format!("req-{i}"), "/health", AuditOutcome::Denied).as_record())
             .await;
     }
     drop(store);
@@ -107,7 +107,7 @@ async fn oversized_audit_fields_are_capped() {
         AuditOutcome::Denied,
     );
     e.reason = "r".repeat(100_000);
-    store.record_audit(e).await;
+    store.record_audit(e.as_record()).await;
     store.flush().await.unwrap();
     let stored = &store.audit_events(1).await.unwrap()[0];
     assert!(
@@ -133,7 +133,7 @@ async fn record_at(
     for i in 0..count {
         let mut e = event(&format!("{prefix}-{i}"), "/x", AuditOutcome::Allowed);
         e.time = first + step * i;
-        store.record_audit(e).await;
+        store.record_audit(e.as_record()).await;
     }
 }
 
@@ -181,7 +181,7 @@ async fn pruning_goes_past_a_newer_row_at_the_front() {
     let store = open(dir.path());
     let mut ahead = event("ahead", "/x", AuditOutcome::Allowed);
     ahead.time = NOW + Duration::days(1);
-    store.record_audit(ahead).await;
+    store.record_audit(ahead.as_record()).await;
     record_old_rows(&store).await;
     store.flush().await.unwrap();
 
@@ -221,7 +221,7 @@ async fn a_burst_of_events_comes_back_whole_and_in_order() {
         })
         .collect();
     for e in sent.clone() {
-        store.record_audit(e).await;
+        store.record_audit(e.as_record()).await;
     }
     store.flush().await.unwrap();
     let mut stored = store.audit_events(1000).await.unwrap();

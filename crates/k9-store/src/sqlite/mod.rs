@@ -33,9 +33,9 @@ use crate::crypto::SecretCipher;
 use crate::secret::create_data_dir;
 use crate::store::{MAX_PAGE_SIZE, MAX_SESSION_DURATION, MIN_SESSION_DURATION};
 use crate::{
-    random, AccessKey, AccessKeyInfo, AssumedRoleUser, AuditEvent, Credential, CustomerInfo,
-    EnqueueOutcome, Execution, ExecutionPage, KeyStatus, MasterKey, NewAccessKey, NewSession,
-    SessionCredentials, Store, StoreError,
+    random, AccessKey, AccessKeyInfo, AssumedRoleUser, AuditEvent, AuditRecord, Credential,
+    CustomerInfo, EnqueueOutcome, Execution, ExecutionPage, KeyStatus, MasterKey, NewAccessKey,
+    NewSession, SessionCredentials, Store, StoreError,
 };
 use cache::{authorization_key, ReadCache};
 use codec::{to_nanos, whole_seconds_utc};
@@ -244,9 +244,9 @@ impl Store for SqliteStore {
         Ok(credential)
     }
 
-    async fn record_key_use(&self, id: &AccessKeyId, at: OffsetDateTime) {
+    fn record_key_use(&self, id: &AccessKeyId, at: OffsetDateTime) {
         match to_nanos(at) {
-            Ok(at) => self.writer.record_key_use(id.as_str(), at).await,
+            Ok(at) => self.writer.record_key_use(id.as_str(), at),
             Err(e) => tracing::warn!(error = %e, access_key_id = %id, "key use not recorded"),
         }
     }
@@ -347,15 +347,15 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn record_audit(&self, event: AuditEvent) {
-        match to_nanos(event.time) {
+    async fn record_audit(&self, record: AuditRecord<'_>) {
+        match to_nanos(record.time) {
             Ok(time) => {
-                self.writer
-                    .record_audit(PackedAuditEvent::pack(&event, time))
-                    .await
+                // Packed before the first await: the future then holds no borrowed field.
+                let packed = PackedAuditEvent::pack(&record, time);
+                self.writer.record_audit(packed).await
             }
             Err(e) => {
-                tracing::error!(error = %e, request_id = %event.request_id, "audit event not recorded")
+                tracing::error!(error = %e, request_id = %record.request_id, "audit event not recorded")
             }
         }
     }

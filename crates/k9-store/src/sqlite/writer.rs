@@ -183,8 +183,10 @@ impl Writer {
         replied.await.map_err(|_| StoreError::WriterStopped)?
     }
 
-    /// Queues a key-use update; does not wait for it to be committed.
-    pub(crate) async fn record_key_use(&self, access_key_id: &str, at: i64) {
+    /// Queues a key-use update if none was sent for this key this second; does not wait,
+    /// neither for the commit nor for room in the channel (a stamp that finds the channel
+    /// full is dropped: the writer is far behind, and the next second sends another).
+    pub(crate) fn record_key_use(&self, access_key_id: &str, at: i64) {
         const NANOS_PER_SECOND: i64 = 1_000_000_000;
         {
             // A poisoned lock still holds a valid map (inserts cannot be left half-done).
@@ -202,8 +204,11 @@ impl Writer {
             }
         }
         let access_key_id = access_key_id.to_owned();
-        if let Err(e) = self.send(Command::KeyUse { access_key_id, at }).await {
-            tracing::warn!(error = %e, "key use not recorded");
+        let Some(sender) = &self.sender else {
+            return;
+        };
+        if let Err(e) = sender.try_send(Command::KeyUse { access_key_id, at }) {
+            tracing::debug!(error = %e, "key use not recorded");
         }
     }
 
