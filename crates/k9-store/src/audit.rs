@@ -131,6 +131,104 @@ impl PackedAuditEvent {
     }
 }
 
+/// One stored event, as its batch's JSON array holds it: `[time, request_id,
+/// access_key_id, principal, method, path, outcome, reason]`, time in Unix nanoseconds
+/// and the two ids `null` when absent.
+pub(crate) type StoredEvent = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+);
+
+/// The events of one audit batch row, as the JSON array stored in its `log` column,
+/// with the figures its other columns hold.
+pub(crate) struct BatchLog {
+    json: Vec<u8>,
+    /// Earliest and latest event time (Unix nanoseconds).
+    pub(crate) first_time: i64,
+    pub(crate) last_time: i64,
+    /// How many events.
+    pub(crate) events: i64,
+}
+
+impl BatchLog {
+    pub(crate) fn new() -> Self {
+        Self {
+            json: Vec::with_capacity(4096),
+            first_time: i64::MAX,
+            last_time: i64::MIN,
+            events: 0,
+        }
+    }
+
+    /// Appends an event already sanitized (packed, or read back from a batch).
+    #[allow(clippy::too_many_arguments)] // the stored columns, one by one
+    pub(crate) fn push(
+        &mut self,
+        time: i64,
+        request_id: &str,
+        access_key_id: Option<&str>,
+        principal: Option<&str>,
+        method: &str,
+        path: &str,
+        outcome: &str,
+        reason: &str,
+    ) {
+        self.json.push(if self.events == 0 { b'[' } else { b',' });
+        let event = (
+            time,
+            request_id,
+            access_key_id,
+            principal,
+            method,
+            path,
+            outcome,
+            reason,
+        );
+        // Serializing integers, strings and nulls into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut self.json, &event);
+        self.first_time = self.first_time.min(time);
+        self.last_time = self.last_time.max(time);
+        self.events += 1;
+    }
+
+    /// Appends a packed event.
+    pub(crate) fn push_packed(&mut self, event: &PackedAuditEvent) {
+        self.push(
+            event.time,
+            event.request_id(),
+            event.access_key_id(),
+            event.principal(),
+            event.method(),
+            event.path(),
+            event.outcome.as_str(),
+            event.reason(),
+        );
+    }
+
+    /// The JSON array (`[]` for no event).
+    pub(crate) fn into_json(mut self) -> String {
+        if self.events == 0 {
+            return "[]".to_owned();
+        }
+        self.json.push(b']');
+        // serde_json writes UTF-8, and the brackets and commas are ASCII: the lossy
+        // branch is never taken.
+        String::from_utf8(self.json)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+/// The events of a batch's `log` column, in the order they were recorded.
+pub(crate) fn decode_batch(log: &str) -> Result<Vec<StoredEvent>, serde_json::Error> {
+    serde_json::from_str(log)
+}
+
 /// `text` with the value after each sensitive `name=` or `name:` replaced by `***`
 /// (borrowed as it is when there is none).
 /// A name is a run of `[A-Za-z0-9_-]`; the value runs to the next `&`, whitespace, `,`,
@@ -305,6 +403,31 @@ mod tests {
         assert!(packed.path().ends_with("..."));
         assert_eq!(packed.path().len(), MAX_PATH);
         assert_eq!(packed.reason(), "");
+    }
+
+    #[test]
+    fn a_batch_log_gives_back_its_events_in_order() {
+        assert_eq!(BatchLog::new().into_json(), "[]");
+        let mut log = BatchLog::new();
+        log.push(
+            7,
+            "r-1",
+            None,
+            Some("arn"),
+            "GET",
+            "/a\"b",
+            "Allowed",
+            "why",
+        );
+        log.push(3, "r-2", Some("AKIA"), None, "POST", "/é", "Denied", "");
+        assert_eq!((log.first_time, log.last_time, log.events), (3, 7, 2));
+        let events = decode_batch(&log.into_json()).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].0, 7);
+        assert_eq!(events[0].5, "/a\"b");
+        assert_eq!(events[1].2.as_deref(), Some("AKIA"));
+        assert_eq!(events[1].3, None);
+        assert_eq!(events[1].5, "/é");
     }
 
     #[test]

@@ -228,3 +228,175 @@ async fn a_burst_of_events_comes_back_whole_and_in_order() {
     stored.reverse();
     assert_eq!(stored, sent);
 }
+
+/// The audit file's layout before batches: one row per event.
+const PER_EVENT_SCHEMA: &str = "
+CREATE TABLE audit_events (
+    id            INTEGER PRIMARY KEY,
+    time          INTEGER NOT NULL,
+    request_id    TEXT NOT NULL,
+    access_key_id TEXT,
+    principal     TEXT,
+    method        TEXT NOT NULL,
+    path          TEXT NOT NULL,
+    outcome       TEXT NOT NULL,
+    reason        TEXT NOT NULL
+) STRICT;
+";
+
+#[tokio::test]
+async fn an_audit_file_of_one_row_per_event_is_moved_into_batches_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 2_500; // more than one batch's worth
+    {
+        let conn =
+            rusqlite::Connection::open(dir.path().join(k9_store::SqliteStore::AUDIT_FILE_NAME))
+                .unwrap();
+        conn.execute_batch(PER_EVENT_SCHEMA).unwrap();
+        let mut insert = conn
+            .prepare("INSERT INTO audit_events (time, request_id, access_key_id, principal, method, path, outcome, reason) VALUES (?1, ?2, ?3, NULL, 'GET', '/x', 'AuthenticationFailed', 'missing_authentication')")
+            .unwrap();
+        for i in 0..rows {
+            let time = (NOW + Duration::milliseconds(i)).unix_timestamp_nanos() as i64;
+            let key = (i % 2 == 0).then_some("AKIAIOSFODNN7EXAMPLE");
+            insert
+                .execute(rusqlite::params![time, format!("old-{i}"), key])
+                .unwrap();
+        }
+    }
+
+    let store = open(dir.path());
+    store
+        .record_audit(event("new", "/y", AuditOutcome::Allowed).as_record())
+        .await;
+    store.flush().await.unwrap();
+    let events = store.audit_events(1000).await.unwrap();
+    assert_eq!(events.len(), 1000);
+    assert_eq!(events[0].request_id, "new");
+    assert_eq!(events[1].request_id, format!("old-{}", rows - 1));
+    assert_eq!(events[1].access_key_id, None);
+    assert_eq!(
+        events[2].access_key_id.as_deref(),
+        Some("AKIAIOSFODNN7EXAMPLE")
+    );
+    assert_eq!(events[1].outcome, AuditOutcome::AuthenticationFailed);
+    assert_eq!(events[1].time, NOW + Duration::milliseconds(rows - 1));
+    drop(store);
+
+    // Every old row is there, in order, and a second open changes nothing.
+    let store = open(dir.path());
+    let conn = rusqlite::Connection::open(dir.path().join(k9_store::SqliteStore::AUDIT_FILE_NAME))
+        .unwrap();
+    let ids: Vec<String> = conn
+        .prepare("SELECT request_id FROM audit_events ORDER BY batch, position")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let expected: Vec<String> = (0..rows)
+        .map(|i| format!("old-{i}"))
+        .chain(["new".to_owned()])
+        .collect();
+    assert_eq!(ids, expected);
+    drop(store);
+}
+
+#[tokio::test]
+async fn the_audit_events_view_shows_one_row_per_event_with_every_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut e = event("req-1", "/customer/C123456", AuditOutcome::Denied);
+    e.reason = "read analyses for C123456/123456789012".into();
+    store.record_audit(e.as_record()).await;
+    let mut anonymous = event("req-2", "/z", AuditOutcome::AuthenticationFailed);
+    anonymous.access_key_id = None;
+    anonymous.principal = None;
+    store.record_audit(anonymous.as_record()).await;
+    store.flush().await.unwrap();
+
+    let conn = rusqlite::Connection::open(dir.path().join(k9_store::SqliteStore::AUDIT_FILE_NAME))
+        .unwrap();
+    type Row = (
+        i64,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+        String,
+        String,
+    );
+    let rows: Vec<Row> = conn
+        .prepare(
+            "SELECT time, request_id, access_key_id, principal, method, path, outcome, reason
+             FROM audit_events ORDER BY batch, position",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let now = NOW.unix_timestamp_nanos() as i64;
+    assert_eq!(
+        rows,
+        [
+            (
+                now,
+                "req-1".to_owned(),
+                Some("AKIAIOSFODNN7EXAMPLE".to_owned()),
+                Some("arn:aws:iam::123456789012:user/alice".to_owned()),
+                "GET".to_owned(),
+                "/customer/C123456".to_owned(),
+                "Denied".to_owned(),
+                "read analyses for C123456/123456789012".to_owned(),
+            ),
+            (
+                now,
+                "req-2".to_owned(),
+                None,
+                None,
+                "GET".to_owned(),
+                "/z".to_owned(),
+                "AuthenticationFailed".to_owned(),
+                "ok".to_owned(),
+            ),
+        ]
+    );
+    drop(store);
+}
+
+#[tokio::test]
+async fn pruning_keeps_the_newer_events_of_a_batch_that_spans_the_cutoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // One flush, so old and new events share batches.
+    for (i, age) in [100, 5, 100, 1].into_iter().enumerate() {
+        let mut e = event(&format!("e-{i}"), "/x", AuditOutcome::Allowed);
+        e.time = NOW - Duration::days(age);
+        store.record_audit(e.as_record()).await;
+    }
+    store.flush().await.unwrap();
+    assert_eq!(
+        store.prune_audit(NOW - Duration::days(90)).await.unwrap(),
+        2
+    );
+    let left = store.audit_events(100).await.unwrap();
+    let ids: Vec<&str> = left.iter().map(|e| e.request_id.as_str()).collect();
+    assert_eq!(ids, ["e-3", "e-1"]);
+    assert_eq!(
+        store.prune_audit(NOW - Duration::days(90)).await.unwrap(),
+        0
+    );
+}

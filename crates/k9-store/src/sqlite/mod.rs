@@ -535,9 +535,9 @@ impl Store for SqliteStore {
     }
 
     async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        // Each chunk is one short write among the request path's; not an administrative
-        // change, so the caches stay.
-        const CHUNK: usize = 5_000;
+        // Each chunk (of batches, a few hundred events each) is one short write among the
+        // request path's; not an administrative change, so the caches stay.
+        const CHUNK: usize = 20;
         let mut pruned = 0u64;
         loop {
             let deleted = self

@@ -12,6 +12,7 @@ use std::time::Duration;
 use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, PrincipalArn};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
+use crate::audit::{decode_batch, StoredEvent};
 use crate::crypto::SecretCipher;
 use crate::sqlite::cache::DbCounters;
 use crate::sqlite::codec::{from_nanos, parse_stored, PageCursor};
@@ -430,54 +431,45 @@ pub(crate) fn customer(
 
 /// The latest `limit` audit events, newest (last recorded) first.
 pub(crate) fn audit_events(conn: &Connection, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT time, request_id, access_key_id, principal, method, path, outcome, reason
-         FROM audit_events ORDER BY id DESC LIMIT ?1",
-    )?;
-    let rows = statement.query_map([i64::from(limit)], |r| {
-        Ok(AuditRow {
-            time: r.get(0)?,
-            request_id: r.get(1)?,
-            access_key_id: r.get(2)?,
-            principal: r.get(3)?,
-            method: r.get(4)?,
-            path: r.get(5)?,
-            outcome: r.get(6)?,
-            reason: r.get(7)?,
-        })
-    })?;
-    rows.map(|row| row?.into_event()).collect()
-}
-
-/// An audit row as stored, before its values are parsed.
-struct AuditRow {
-    time: i64,
-    request_id: String,
-    access_key_id: Option<String>,
-    principal: Option<String>,
-    method: String,
-    path: String,
-    outcome: String,
-    reason: String,
-}
-
-impl AuditRow {
-    fn into_event(self) -> Result<AuditEvent, StoreError> {
-        let outcome = AuditOutcome::from_stored(&self.outcome).ok_or_else(|| {
-            StoreError::corrupt(format!(
-                "audit_events.outcome: unknown outcome '{}'",
-                self.outcome
-            ))
+    let limit = limit as usize;
+    let mut statement =
+        conn.prepare_cached("SELECT id, log FROM audit_batches ORDER BY id DESC")?;
+    let mut rows = statement.query([])?;
+    let mut events = Vec::new();
+    while events.len() < limit {
+        let Some(row) = rows.next()? else {
+            break;
+        };
+        let id: i64 = row.get(0)?;
+        let log = row.get_ref(1)?.as_str().map_err(|e| {
+            StoreError::corrupt(format!("audit_batches row {id}: log is not text: {e}"))
         })?;
-        Ok(AuditEvent {
-            time: from_nanos(self.time)?,
-            request_id: self.request_id,
-            access_key_id: self.access_key_id,
-            principal: self.principal,
-            method: self.method,
-            path: self.path,
-            outcome,
-            reason: self.reason,
-        })
+        let batch = decode_batch(log).map_err(|e| {
+            StoreError::corrupt(format!("audit_batches row {id}: unreadable events: {e}"))
+        })?;
+        for stored in batch.into_iter().rev().take(limit - events.len()) {
+            events.push(stored_event(stored)?);
+        }
     }
+    Ok(events)
+}
+
+/// An event as stored in a batch, its values parsed.
+fn stored_event(stored: StoredEvent) -> Result<AuditEvent, StoreError> {
+    let (time, request_id, access_key_id, principal, method, path, outcome, reason) = stored;
+    let outcome = AuditOutcome::from_stored(&outcome).ok_or_else(|| {
+        StoreError::corrupt(format!(
+            "audit event {request_id}: unknown outcome '{outcome}'"
+        ))
+    })?;
+    Ok(AuditEvent {
+        time: from_nanos(time)?,
+        request_id,
+        access_key_id,
+        principal,
+        method,
+        path,
+        outcome,
+        reason,
+    })
 }

@@ -6,6 +6,7 @@
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
+use crate::audit::BatchLog;
 use crate::sqlite::codec::to_nanos;
 use crate::StoreError;
 
@@ -126,24 +127,42 @@ INSERT OR IGNORE INTO store_meta (key, value) VALUES ('execution_generation', 0)
 /// Audit rows are written on every request; kept in the main file, each of those commits
 /// would invalidate every reader's page cache, and reads on the request path would pay
 /// for it. Nothing joins audit rows with the rest, so they lose nothing by living apart.
-pub(crate) const AUDIT_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS audit.audit_events (
-    id            INTEGER PRIMARY KEY,
-    time          INTEGER NOT NULL,
-    request_id    TEXT NOT NULL,
-    access_key_id TEXT,
-    principal     TEXT,
-    method        TEXT NOT NULL,
-    path          TEXT NOT NULL,
-    outcome       TEXT NOT NULL,
-    reason        TEXT NOT NULL
+///
+/// Events are stored in batches: one row per writer commit, its events a JSON array in
+/// `log` (see [`crate::audit::BatchLog`]). One row per event cost the writer more than the
+/// rest of a request's server-side work together (a B-tree insert and eight bound values
+/// for each); one row per commit costs one insert for hundreds of events. The view
+/// `audit_events` shows one row per event, in order, for anyone reading the file with a
+/// SQLite client.
+const AUDIT_BATCHES_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS audit.audit_batches (
+    id         INTEGER PRIMARY KEY,
+    first_time INTEGER NOT NULL,
+    last_time  INTEGER NOT NULL,
+    events     INTEGER NOT NULL,
+    log        TEXT NOT NULL
 ) STRICT;
 ";
 
+const AUDIT_EVENTS_VIEW: &str = "
+CREATE VIEW IF NOT EXISTS audit.audit_events AS
+SELECT b.id AS batch,
+       e.key AS position,
+       json_extract(e.value, '$[0]') AS time,
+       json_extract(e.value, '$[1]') AS request_id,
+       json_extract(e.value, '$[2]') AS access_key_id,
+       json_extract(e.value, '$[3]') AS principal,
+       json_extract(e.value, '$[4]') AS method,
+       json_extract(e.value, '$[5]') AS path,
+       json_extract(e.value, '$[6]') AS outcome,
+       json_extract(e.value, '$[7]') AS reason
+FROM audit_batches AS b, json_each(b.log) AS e;
+";
+
 /// Attaches the audit file at `path` to the writer's connection as `audit`, in WAL mode,
-/// and creates its table if needed. Audit commits are not fsync'd on their own
-/// (`synchronous=NORMAL`): a process crash loses none, a power cut may lose the last
-/// instants' rows.
+/// and creates its table and view if needed (moving the rows of an older audit file into
+/// batches). Audit commits are not fsync'd on their own (`synchronous=NORMAL`): a process
+/// crash loses none, a power cut may lose the last instants' rows.
 pub(crate) fn attach_audit(conn: &Connection, path: &std::path::Path) -> Result<(), StoreError> {
     let path = path.to_str().ok_or_else(|| {
         StoreError::invalid(format!(
@@ -160,8 +179,91 @@ pub(crate) fn attach_audit(conn: &Connection, path: &std::path::Path) -> Result<
         )));
     }
     conn.pragma_update(Some("audit"), "synchronous", "NORMAL")?;
-    conn.execute_batch(AUDIT_SCHEMA)?;
+    conn.execute_batch(AUDIT_BATCHES_TABLE)?;
+    if has_per_event_table(conn)? {
+        in_immediate_transaction(conn, move_per_event_rows_into_batches)?;
+    }
+    conn.execute_batch(AUDIT_EVENTS_VIEW)?;
     Ok(())
+}
+
+/// Whether the audit file still has the table of one row per event that k9 0.1 wrote
+/// (named `audit_events`, the view's name now).
+fn has_per_event_table(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare(
+            "SELECT 1 FROM audit.sqlite_master WHERE type = 'table' AND name = 'audit_events'",
+        )?
+        .exists([])?)
+}
+
+/// Events per batch when moving an older audit file's rows.
+const UPGRADE_BATCH: usize = 1000;
+
+/// Moves every row of the per-event table into batches, oldest first, and drops the table.
+/// Runs once, in one transaction, so that a crash leaves either layout whole.
+fn move_per_event_rows_into_batches(conn: &Connection) -> Result<(), StoreError> {
+    // Another process may have done it while this one waited for the lock.
+    if !has_per_event_table(conn)? {
+        return Ok(());
+    }
+    let mut insert = conn.prepare(
+        "INSERT INTO audit.audit_batches (first_time, last_time, events, log) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut store = |log: BatchLog| -> Result<(), StoreError> {
+        let (first, last, events) = (log.first_time, log.last_time, log.events);
+        insert.execute(rusqlite::params![first, last, events, log.into_json()])?;
+        Ok(())
+    };
+    let mut select = conn.prepare(
+        "SELECT time, request_id, access_key_id, principal, method, path, outcome, reason
+         FROM audit.audit_events ORDER BY id",
+    )?;
+    let mut rows = select.query([])?;
+    let mut log = BatchLog::new();
+    let mut moved = 0u64;
+    while let Some(row) = rows.next()? {
+        let text = |i: usize| row.get::<_, String>(i);
+        let optional = |i: usize| row.get::<_, Option<String>>(i);
+        log.push(
+            row.get(0)?,
+            &text(1)?,
+            optional(2)?.as_deref(),
+            optional(3)?.as_deref(),
+            &text(4)?,
+            &text(5)?,
+            &text(6)?,
+            &text(7)?,
+        );
+        moved += 1;
+        if log.events as usize == UPGRADE_BATCH {
+            store(std::mem::replace(&mut log, BatchLog::new()))?;
+        }
+    }
+    if log.events > 0 {
+        store(log)?;
+    }
+    drop(rows);
+    conn.execute_batch("DROP TABLE audit.audit_events")?;
+    tracing::info!(events = moved, "moved the audit log into batches");
+    Ok(())
+}
+
+/// Runs `work` in a `BEGIN IMMEDIATE` transaction on `conn`, committing if it succeeds.
+fn in_immediate_transaction(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    match work(conn) {
+        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
+        Err(e) => {
+            if let Err(rollback) = conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %rollback, "could not roll back the audit upgrade");
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Brings the database up to the latest schema. Safe to run on every open, including

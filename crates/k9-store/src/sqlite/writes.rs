@@ -3,13 +3,11 @@
 //! Each takes the writer's connection (inside a savepoint) and fully checks its own
 //! preconditions, so no caller-side check can race with another write.
 
-use std::sync::OnceLock;
-
 use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, ExecutionStatus, PrincipalArn};
 use rusqlite::{params, Connection, OptionalExtension};
 use time::OffsetDateTime;
 
-use crate::audit::PackedAuditEvent;
+use crate::audit::{decode_batch, BatchLog, PackedAuditEvent};
 use crate::sqlite::codec::to_nanos;
 use crate::sqlite::reads::{execution_by_id, queued_execution};
 use crate::{EnqueueOutcome, Execution, KeyStatus, StoreError};
@@ -387,66 +385,29 @@ pub(crate) fn bump_change_counter(
     Ok(())
 }
 
-/// Audit rows per multi-row `INSERT`: one statement per row would cost a statement
-/// execution (and its bookkeeping) per request.
-const AUDIT_ROWS_PER_INSERT: usize = 32;
-
-/// The `INSERT` of `rows` audit rows.
-fn audit_insert_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO audit.audit_events (time, request_id, access_key_id, principal, method, path, outcome, reason) VALUES ",
-    );
-    for row in 0..rows {
-        if row > 0 {
-            sql.push(',');
-        }
-        sql.push_str("(?,?,?,?,?,?,?,?)");
-    }
-    sql
-}
-
-/// Inserts audit events (sanitized when they were packed), in order: full chunks through
-/// one multi-row statement, the rest one by one (two cached statements in all). A chunk
-/// that cannot be inserted is logged and skipped: nobody waits on audit rows, and the rest
-/// of the batch must still commit.
+/// Inserts audit events (sanitized when they were packed), in order, as one batch row. A
+/// batch that cannot be inserted is logged and skipped: nobody waits on audit rows, and
+/// the rest of the writer's transaction must still commit.
 pub(crate) fn insert_audit_events(conn: &Connection, events: &[PackedAuditEvent]) {
-    static MULTI_ROW: OnceLock<String> = OnceLock::new();
-    static ONE_ROW: OnceLock<String> = OnceLock::new();
-    let multi_row = MULTI_ROW.get_or_init(|| audit_insert_sql(AUDIT_ROWS_PER_INSERT));
-    let one_row = ONE_ROW.get_or_init(|| audit_insert_sql(1));
-    let chunks = events.chunks_exact(AUDIT_ROWS_PER_INSERT);
-    let rest = chunks.remainder();
-    for chunk in chunks.chain(rest.chunks(1)) {
-        let sql = if chunk.len() == 1 { one_row } else { multi_row };
-        if let Err(e) = insert_audit_chunk(conn, sql, chunk) {
-            let request_ids: Vec<&str> = chunk.iter().map(|event| event.request_id()).collect();
-            tracing::error!(error = %e, ?request_ids, "audit events not recorded");
-        }
+    if events.is_empty() {
+        return;
+    }
+    let mut log = BatchLog::new();
+    for event in events {
+        log.push_packed(event);
+    }
+    if let Err(e) = insert_audit_batch(conn, log) {
+        let request_ids: Vec<&str> = events.iter().map(|event| event.request_id()).collect();
+        tracing::error!(error = %e, ?request_ids, "audit events not recorded");
     }
 }
 
-fn insert_audit_chunk(
-    conn: &Connection,
-    sql: &str,
-    chunk: &[PackedAuditEvent],
-) -> Result<(), StoreError> {
-    let mut statement = conn.prepare_cached(sql)?;
-    let mut index = 0;
-    let mut bind = |value: &dyn rusqlite::ToSql| {
-        index += 1;
-        statement.raw_bind_parameter(index, value)
-    };
-    for event in chunk {
-        bind(&event.time)?;
-        bind(&event.request_id())?;
-        bind(&event.access_key_id())?;
-        bind(&event.principal())?;
-        bind(&event.method())?;
-        bind(&event.path())?;
-        bind(&event.outcome.as_str())?;
-        bind(&event.reason())?;
-    }
-    statement.raw_execute()?;
+fn insert_audit_batch(conn: &Connection, log: BatchLog) -> Result<(), StoreError> {
+    let (first, last, events) = (log.first_time, log.last_time, log.events);
+    conn.prepare_cached(
+        "INSERT INTO audit.audit_batches (first_time, last_time, events, log) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![first, last, events, log.into_json()])?;
     Ok(())
 }
 
@@ -496,20 +457,65 @@ fn ensure_account_of(
     Ok(())
 }
 
-/// Deletes, among the oldest `chunk` audit rows (by insertion order), those older than
-/// `before`; returns how many went. Rows are appended in arrival order, so the old ones
-/// are at the start: this never scans the table, and a caller repeats it while any go.
+/// Deletes, among the oldest `chunk` audit batches (by insertion order), the events older
+/// than `before`; returns how many went. Batches are appended in arrival order, so the
+/// old ones are at the start: this never scans the table, and a caller repeats it while
+/// any go. A batch whose events are all older goes whole; one that spans the cutoff is
+/// rewritten without its older events.
 pub(crate) fn delete_audit_before(
     conn: &Connection,
     before: OffsetDateTime,
     chunk: usize,
 ) -> Result<usize, StoreError> {
     let chunk = i64::try_from(chunk).unwrap_or(i64::MAX);
-    Ok(conn
+    let before = to_nanos(before)?;
+    let mut deleted: i64 = 0;
+    {
+        let mut whole = conn.prepare_cached(
+            "DELETE FROM audit.audit_batches
+             WHERE id IN (SELECT id FROM audit.audit_batches ORDER BY id LIMIT ?2)
+               AND last_time < ?1
+             RETURNING events",
+        )?;
+        let mut rows = whole.query(params![before, chunk])?;
+        while let Some(row) = rows.next()? {
+            deleted += row.get::<_, i64>(0)?;
+        }
+    }
+    let spanning: Vec<(i64, String)> = conn
         .prepare_cached(
-            "DELETE FROM audit.audit_events
-             WHERE id IN (SELECT id FROM audit.audit_events ORDER BY id LIMIT ?2)
-               AND time < ?1",
+            "SELECT id, log FROM audit.audit_batches
+             WHERE id IN (SELECT id FROM audit.audit_batches ORDER BY id LIMIT ?2)
+               AND first_time < ?1",
         )?
-        .execute(params![to_nanos(before)?, chunk])?)
+        .query_map(params![before, chunk], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, log) in spanning {
+        let events = decode_batch(&log).map_err(|e| {
+            StoreError::corrupt(format!("audit_batches row {id}: unreadable events: {e}"))
+        })?;
+        let mut kept = BatchLog::new();
+        for (time, request_id, key, principal, method, path, outcome, reason) in &events {
+            if *time >= before {
+                kept.push(
+                    *time,
+                    request_id,
+                    key.as_deref(),
+                    principal.as_deref(),
+                    method,
+                    path,
+                    outcome,
+                    reason,
+                );
+            }
+        }
+        deleted += events.len() as i64 - kept.events;
+        let (first, last, count) = (kept.first_time, kept.last_time, kept.events);
+        conn.prepare_cached(
+            "UPDATE audit.audit_batches SET first_time = ?2, last_time = ?3, events = ?4, log = ?5
+             WHERE id = ?1",
+        )?
+        .execute(params![id, first, last, count, kept.into_json()])?;
+    }
+    Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
 }
