@@ -38,10 +38,10 @@ const MAX_METHOD: usize = 16;
 const MAX_PATH: usize = 2048;
 const MAX_REASON: usize = 1024;
 
-/// A sanitized audit event packed for the writer thread: its texts live in one buffer,
-/// so handing an event over costs one allocation (freed on the writer's thread) instead
-/// of six. Every text is redacted of sensitive values and cut to a sane length (an
-/// attacker controls most of them, and must not be able to bloat the database).
+/// A sanitized audit event, its texts in one buffer (one allocation, not six), ready to be
+/// encoded ([`EncodedAuditEvent`]). Every text is redacted of sensitive values and cut to
+/// a sane length (an attacker controls most of them, and must not be able to bloat the
+/// database).
 #[derive(Debug)]
 pub(crate) struct PackedAuditEvent {
     /// When the request arrived, Unix nanoseconds.
@@ -159,7 +159,7 @@ pub(crate) struct BatchLog {
 impl BatchLog {
     pub(crate) fn new() -> Self {
         Self {
-            json: Vec::with_capacity(4096),
+            json: Vec::with_capacity(16 * 1024),
             first_time: i64::MAX,
             last_time: i64::MIN,
             events: 0,
@@ -197,18 +197,23 @@ impl BatchLog {
         self.events += 1;
     }
 
-    /// Appends a packed event.
-    pub(crate) fn push_packed(&mut self, event: &PackedAuditEvent) {
-        self.push(
-            event.time,
-            event.request_id(),
-            event.access_key_id(),
-            event.principal(),
-            event.method(),
-            event.path(),
-            event.outcome.as_str(),
-            event.reason(),
-        );
+    /// Appends an event encoded by [`EncodedAuditEvent::encode`].
+    pub(crate) fn push_encoded(&mut self, event: &EncodedAuditEvent) {
+        self.json.push(if self.events == 0 { b'[' } else { b',' });
+        self.json.extend_from_slice(&event.json);
+        self.first_time = self.first_time.min(event.time);
+        self.last_time = self.last_time.max(event.time);
+        self.events += 1;
+    }
+
+    /// Whether it holds no event.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.events == 0
+    }
+
+    /// Bytes of JSON held so far.
+    pub(crate) fn len_bytes(&self) -> usize {
+        self.json.len()
     }
 
     /// The JSON array (`[]` for no event).
@@ -221,6 +226,35 @@ impl BatchLog {
         // branch is never taken.
         String::from_utf8(self.json)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+/// One sanitized event as the JSON array a batch holds it as, made on the request's
+/// thread so that the writer only concatenates.
+pub(crate) struct EncodedAuditEvent {
+    time: i64,
+    json: Vec<u8>,
+}
+
+impl EncodedAuditEvent {
+    pub(crate) fn encode(event: &PackedAuditEvent) -> Self {
+        let mut json = Vec::with_capacity(event.text.len() + 64);
+        let fields = (
+            event.time,
+            event.request_id(),
+            event.access_key_id(),
+            event.principal(),
+            event.method(),
+            event.path(),
+            event.outcome.as_str(),
+            event.reason(),
+        );
+        // Serializing integers, strings and nulls into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut json, &fields);
+        Self {
+            time: event.time,
+            json,
+        }
     }
 }
 

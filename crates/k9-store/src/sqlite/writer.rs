@@ -6,6 +6,12 @@
 //! replies to every waiting caller. Under load a batch fills while the previous one is
 //! being fsync'd, so durability costs one fsync per batch, not per request.
 //!
+//! Audit events do not travel as commands: request threads append them, already encoded,
+//! to one shared buffer ([`PendingAudit`]), and the writer takes the whole buffer at every
+//! commit. Only the append that finds the buffer empty sends a command, to wake the writer.
+//! A message per event, and a buffer per event freed on the writer's thread, cost more
+//! than the event's share of the row.
+//!
 //! Each awaited write runs inside its own savepoint, so a write that fails (say, a
 //! `NotFound`) leaves nothing behind and does not spoil the rest of its batch. Because
 //! one thread applies the writes one after another, a check and the write that depends
@@ -13,12 +19,13 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::audit::PackedAuditEvent;
+use crate::audit::{BatchLog, EncodedAuditEvent};
 use crate::sqlite::writes;
 use crate::StoreError;
 
@@ -32,6 +39,36 @@ const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 /// Commands that may wait for the writer before senders wait for room (back-pressure
 /// instead of unbounded memory).
 const CHANNEL_CAPACITY: usize = 16_384;
+/// Bytes of audit events that may wait for the writer; an event that finds more waits for
+/// the next commit (back-pressure, as for commands).
+const MAX_PENDING_AUDIT_BYTES: usize = 8 << 20;
+
+/// Audit events waiting for the writer's next commit, as the JSON of one batch row.
+#[derive(Default)]
+struct PendingAudit {
+    log: Mutex<Option<BatchLog>>,
+}
+
+impl PendingAudit {
+    /// Appends `event`; returns whether the buffer was empty before, and its size after.
+    fn push(&self, event: &EncodedAuditEvent) -> (bool, usize) {
+        // Only whole events are appended under the lock, so a poisoned buffer is still
+        // consistent.
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        let log = log.get_or_insert_with(BatchLog::new);
+        let was_empty = log.is_empty();
+        log.push_encoded(event);
+        (was_empty, log.len_bytes())
+    }
+
+    /// Everything appended so far, leaving the buffer empty.
+    fn take(&self) -> Option<BatchLog> {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+}
 
 /// Called once the batch a write was in has been committed (`None`) or has failed
 /// (`Some(reason)`).
@@ -107,8 +144,9 @@ enum Command {
     Write(Box<dyn WriteJob>),
     /// A key authenticated a request (Unix nanoseconds); nobody waits.
     KeyUse { access_key_id: String, at: i64 },
-    /// An audit event to insert; nobody waits.
-    Audit(PackedAuditEvent),
+    /// Audit events wait in the shared buffer: commit them (sent by the append that found
+    /// it empty; nobody waits).
+    AuditPending,
     /// Reply once everything sent before has been committed.
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
@@ -124,6 +162,7 @@ impl Command {
 /// thread.
 pub(crate) struct Writer {
     sender: Option<mpsc::Sender<Command>>,
+    audit: Arc<PendingAudit>,
     thread: Option<JoinHandle<()>>,
     /// The last key-use second sent per key: a busy key costs the writer one update a
     /// second, not one a request.
@@ -134,9 +173,11 @@ impl Writer {
     /// Starts the writer thread, which takes ownership of `conn` (opened on `db_path`).
     pub(crate) fn start(conn: Connection, db_path: &Path) -> Result<Self, StoreError> {
         let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+        let audit = Arc::new(PendingAudit::default());
+        let thread_audit = audit.clone();
         let thread = std::thread::Builder::new()
             .name("k9-store-writer".into())
-            .spawn(move || run(conn, receiver))
+            .spawn(move || run(conn, receiver, &thread_audit))
             .map_err(|source| StoreError::Io {
                 action: "start the writer thread for",
                 path: db_path.to_path_buf(),
@@ -144,6 +185,7 @@ impl Writer {
             })?;
         Ok(Self {
             sender: Some(sender),
+            audit,
             thread: Some(thread),
             last_key_use: std::sync::Mutex::default(),
         })
@@ -212,10 +254,28 @@ impl Writer {
         }
     }
 
-    /// Queues an audit event; does not wait for it to be committed.
-    pub(crate) async fn record_audit(&self, event: PackedAuditEvent) {
-        if let Err(e) = self.send(Command::Audit(event)).await {
-            tracing::error!(error = %e, "audit event not recorded");
+    /// Queues an audit event; does not wait for it to be committed (only, when many events
+    /// are already waiting, for the writer to catch up).
+    pub(crate) async fn record_audit(&self, event: EncodedAuditEvent) {
+        let Some(sender) = &self.sender else {
+            tracing::error!("audit event not recorded: the store is closed");
+            return;
+        };
+        let (was_empty, pending_bytes) = self.audit.push(&event);
+        if was_empty {
+            // Not awaited, so that a cancelled request cannot leave events without a wake-up.
+            // A full channel needs none: the writer has commands to run, and takes the
+            // buffer with its next batch.
+            if let Err(mpsc::error::TrySendError::Closed(_)) =
+                sender.try_send(Command::AuditPending)
+            {
+                tracing::error!("audit event not recorded: the store's writer has stopped");
+            }
+        }
+        if pending_bytes > MAX_PENDING_AUDIT_BYTES {
+            if let Err(e) = self.flush().await {
+                tracing::warn!(error = %e, "waiting for audit events to be written failed");
+            }
         }
     }
 
@@ -284,7 +344,7 @@ fn in_savepoint<T>(
 
 /// The writer thread's loop: one batch per iteration until every sender is gone and the
 /// channel is empty.
-fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>) {
+fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>, audit: &PendingAudit) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // The connection starts with synchronous=FULL (see `open_writer`).
     let mut synchronous_full = true;
@@ -335,18 +395,25 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>) {
                 Err(e) => tracing::warn!(error = %e, mode, "could not switch synchronous mode"),
             }
         }
-        commit_batch(&mut conn, &mut batch);
+        commit_batch(&mut conn, &mut batch, audit.take());
+    }
+    // Events appended after the last batch was taken (their wake-up found the channel
+    // closing): nothing must be lost at shutdown.
+    if let Some(log) = audit.take() {
+        commit_batch(&mut conn, &mut batch, Some(log));
     }
     tracing::debug!("store writer stopped");
 }
 
-/// Applies `batch` in one transaction, commits it, and replies to every waiting caller.
-fn commit_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
+/// Applies `batch` and the pending audit events in one transaction, commits it, and
+/// replies to every waiting caller.
+fn commit_batch(conn: &mut Connection, batch: &mut Vec<Command>, audit: Option<BatchLog>) {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             let message = format!("could not begin a write transaction: {e}");
-            tracing::error!(%message, lost = batch.len(), "write batch failed");
+            let lost_audit = audit.as_ref().map_or(0, |log| log.events);
+            tracing::error!(%message, lost = batch.len(), lost_audit, "write batch failed");
             for command in batch.drain(..) {
                 fail_unrun(command, &message);
             }
@@ -356,7 +423,6 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
     let mut completions = Vec::new();
     let mut flushes = Vec::new();
     let mut key_uses: HashMap<String, i64> = HashMap::new();
-    let mut audit_events = Vec::new();
     let mut poisoned = None;
     for command in batch.drain(..) {
         match command {
@@ -371,11 +437,13 @@ fn commit_batch(conn: &mut Connection, batch: &mut Vec<Command>) {
                 let latest = key_uses.entry(access_key_id).or_insert(at);
                 *latest = (*latest).max(at);
             }
-            Command::Audit(event) => audit_events.push(event),
+            Command::AuditPending => {}
             Command::Flush(reply) => flushes.push(reply),
         }
     }
-    writes::insert_audit_events(&tx, &audit_events);
+    if let Some(log) = audit {
+        writes::insert_audit_batch(&tx, log);
+    }
     if poisoned.is_none() {
         for (access_key_id, at) in &key_uses {
             if let Err(e) = writes::record_key_use(&tx, access_key_id, *at) {
@@ -413,6 +481,43 @@ fn fail_unrun(command: Command, message: &str) {
                 message: message.to_owned(),
             }));
         }
-        Command::KeyUse { .. } | Command::Audit(_) => {}
+        Command::KeyUse { .. } | Command::AuditPending => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::PackedAuditEvent;
+    use crate::{AuditOutcome, AuditRecord};
+
+    fn encoded(request_id: &str, time: i64) -> EncodedAuditEvent {
+        let record = AuditRecord {
+            time: time::OffsetDateTime::UNIX_EPOCH,
+            request_id,
+            access_key_id: None,
+            principal: None,
+            method: "GET",
+            path: &"/x",
+            outcome: AuditOutcome::Allowed,
+            reason: &"",
+        };
+        EncodedAuditEvent::encode(&PackedAuditEvent::pack(&record, time))
+    }
+
+    #[test]
+    fn only_the_append_to_an_empty_audit_buffer_asks_for_a_wake_up() {
+        let pending = PendingAudit::default();
+        assert!(pending.take().is_none());
+        let (was_empty, _) = pending.push(&encoded("a", 5));
+        assert!(was_empty);
+        let (was_empty, bytes) = pending.push(&encoded("b", 3));
+        assert!(!was_empty);
+        assert!(bytes > 0);
+        let log = pending.take().expect("two events");
+        assert_eq!((log.events, log.first_time, log.last_time), (2, 3, 5));
+        assert!(pending.take().is_none());
+        let (was_empty, _) = pending.push(&encoded("c", 1));
+        assert!(was_empty, "a taken buffer starts empty again");
     }
 }

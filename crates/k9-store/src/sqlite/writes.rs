@@ -7,8 +7,8 @@ use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, ExecutionStatus
 use rusqlite::{params, Connection, OptionalExtension};
 use time::OffsetDateTime;
 
-use crate::audit::{decode_batch, BatchLog, PackedAuditEvent};
-use crate::sqlite::codec::to_nanos;
+use crate::audit::{decode_batch, BatchLog};
+use crate::sqlite::codec::{from_nanos, to_nanos};
 use crate::sqlite::reads::{execution_by_id, queued_execution};
 use crate::{EnqueueOutcome, Execution, KeyStatus, StoreError};
 
@@ -385,30 +385,20 @@ pub(crate) fn bump_change_counter(
     Ok(())
 }
 
-/// Inserts audit events (sanitized when they were packed), in order, as one batch row. A
-/// batch that cannot be inserted is logged and skipped: nobody waits on audit rows, and
-/// the rest of the writer's transaction must still commit.
-pub(crate) fn insert_audit_events(conn: &Connection, events: &[PackedAuditEvent]) {
-    if events.is_empty() {
-        return;
-    }
-    let mut log = BatchLog::new();
-    for event in events {
-        log.push_packed(event);
-    }
-    if let Err(e) = insert_audit_batch(conn, log) {
-        let request_ids: Vec<&str> = events.iter().map(|event| event.request_id()).collect();
-        tracing::error!(error = %e, ?request_ids, "audit events not recorded");
-    }
-}
-
-fn insert_audit_batch(conn: &Connection, log: BatchLog) -> Result<(), StoreError> {
+/// Inserts a batch of audit events (sanitized when they were packed) as one row. A batch
+/// that cannot be inserted is logged and skipped: nobody waits on audit rows, and the rest
+/// of the writer's transaction must still commit.
+pub(crate) fn insert_audit_batch(conn: &Connection, log: BatchLog) {
     let (first, last, events) = (log.first_time, log.last_time, log.events);
-    conn.prepare_cached(
-        "INSERT INTO audit.audit_batches (first_time, last_time, events, log) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![first, last, events, log.into_json()])?;
-    Ok(())
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO audit.audit_batches (first_time, last_time, events, log) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut insert| insert.execute(params![first, last, events, log.into_json()]));
+    if let Err(e) = inserted {
+        let (from, to) = (from_nanos(first).ok(), from_nanos(last).ok());
+        tracing::error!(error = %e, events, ?from, ?to, "audit events not recorded");
+    }
 }
 
 /// Moves a key's `last_used_at` forward to `at` (never back).
