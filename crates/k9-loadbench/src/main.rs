@@ -33,18 +33,35 @@ struct Args {
     /// Measured seconds per scenario and round (after a 1 s warm-up).
     #[arg(long, default_value_t = 3)]
     seconds: u64,
-    /// Rounds: the scenarios run interleaved this many times (every other round in reverse
-    /// order). Each scenario's figures are its median round; the signed GET / health ratio
-    /// is the median of each round's own ratio, so a burst of load from elsewhere on a
-    /// shared machine skews one round, not the comparison.
+    /// Rounds per scenario. The read scenarios (health, get) run interleaved, every other
+    /// round in reverse order; the trigger's rounds follow them. Each scenario's figures are
+    /// its median round; the signed GET / health ratio is the median of each round's own
+    /// ratio, so a burst of load from elsewhere on a shared machine skews one round, not
+    /// the comparison.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
-    /// Which scenarios to run (health, get, trigger); the ratio needs health and get.
-    #[arg(long, value_delimiter = ',', default_value = "health,get,trigger")]
-    scenarios: Vec<String>,
+    /// Which scenarios to run; the ratio needs health and get.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "health,get,trigger"
+    )]
+    scenarios: Vec<Scenario>,
     /// Server worker threads.
     #[arg(long, default_value_t = 2)]
     server_threads: usize,
+}
+
+/// A request kind the benchmark can drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Scenario {
+    /// `GET /health`, unauthenticated: the baseline.
+    Health,
+    /// A signed `GET` of one execution.
+    Get,
+    /// Signed trigger `POST`s, each queuing a new execution.
+    Trigger,
 }
 
 const CUSTOMER: &str = "C123456";
@@ -168,6 +185,8 @@ enum Kind {
 struct Target {
     base: String,
     host: String,
+    /// `host`, as the header value every request carries.
+    host_header: HeaderValue,
     creds: Credentials,
     region: String,
     /// Derived signing keys, as an SDK client signing many requests would keep them (the
@@ -223,10 +242,7 @@ fn signed(
     let headers = request.headers_mut();
     // hyper's client sends the URI's authority as `host` only when none is set; set the
     // signed value explicitly.
-    headers.insert(
-        header::HOST,
-        HeaderValue::from_str(&target.host).expect("host"),
-    );
+    headers.insert(header::HOST, target.host_header.clone());
     if has_body {
         headers.insert(
             header::CONTENT_TYPE,
@@ -234,10 +250,15 @@ fn signed(
         );
     }
     for (name, value) in signed.headers {
-        headers.insert(
-            HeaderName::from_bytes(name.as_bytes()).expect("name"),
-            HeaderValue::from_str(&value).expect("value"),
-        );
+        // The signer's header names are fixed (`x-amz-date`, `authorization`, ...); the
+        // values move into the header without a copy.
+        let name = match name.as_str() {
+            "x-amz-date" => HeaderName::from_static("x-amz-date"),
+            "authorization" => header::AUTHORIZATION,
+            other => HeaderName::from_bytes(other.as_bytes()).expect("name"),
+        };
+        let value = HeaderValue::from_maybe_shared(Bytes::from(value)).expect("value");
+        headers.insert(name, value);
     }
     request
 }
@@ -315,9 +336,9 @@ async fn run_scenario(
 
 /// Each round's signed GET throughput over its own /health throughput: the two ran
 /// back to back, under the same load from elsewhere on the machine.
-fn paired_ratios(rounds: &[Vec<Stats>], scenarios: &[String]) -> Vec<f64> {
-    let position = |name: &str| scenarios.iter().position(|s| s == name);
-    let (Some(health), Some(get)) = (position("health"), position("get")) else {
+fn paired_ratios(rounds: &[Vec<Stats>], scenarios: &[Scenario]) -> Vec<f64> {
+    let position = |wanted: Scenario| scenarios.iter().position(|s| *s == wanted);
+    let (Some(health), Some(get)) = (position(Scenario::Health), position(Scenario::Get)) else {
         return Vec::new();
     };
     rounds
@@ -431,6 +452,7 @@ fn main() {
     let target = Arc::new(Target {
         base: format!("http://{addr}"),
         host: addr.to_string(),
+        host_header: HeaderValue::from_str(&addr.to_string()).expect("host"),
         creds,
         region: "us-east-1".into(),
         keys: SigningKeyCache::new(4),
@@ -440,68 +462,58 @@ fn main() {
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .pool_max_idle_per_host(args.concurrency)
                 .build_http();
-        let mut rounds: Vec<Vec<Stats>> = Vec::new();
         // Triggers use fresh accounts across all rounds.
         let trigger_kind = Kind::Trigger {
             accounts: Arc::new(accounts.clone()),
             next: Arc::new(AtomicUsize::new(0)),
         };
-        for round in 0..args.rounds {
-            // Every other round runs the scenarios in reverse order, so that a drift in the
-            // machine's load favours neither side of a comparison.
-            let mut order: Vec<usize> = (0..args.scenarios.len()).collect();
-            if round % 2 == 1 {
-                order.reverse();
-            }
-            let mut results: Vec<(usize, Stats)> = Vec::new();
-            for index in order {
-                let scenario = &args.scenarios[index];
-                let stats = match scenario.as_str() {
-                    "health" => {
-                        run_scenario(
-                            HEALTH,
-                            &client,
-                            target.clone(),
-                            Kind::Health {
-                                url: target.url("/health"),
-                            },
-                            &args,
-                            200,
-                        )
-                        .await
-                    }
-                    "get" => {
-                        run_scenario(
-                            SIGNED_GET,
-                            &client,
-                            target.clone(),
-                            Kind::SignedGet {
-                                path: execution_path.clone(),
-                                url: target.url(&execution_path),
-                            },
-                            &args,
-                            200,
-                        )
-                        .await
-                    }
-                    "trigger" => {
-                        run_scenario(
-                            TRIGGER,
-                            &client,
-                            target.clone(),
-                            trigger_kind.clone(),
-                            &args,
-                            202,
-                        )
-                        .await
-                    }
-                    other => panic!("unknown scenario {other}: expected health, get or trigger"),
-                };
-                results.push((index, stats));
-            }
-            results.sort_by_key(|(index, _)| *index);
-            rounds.push(results.into_iter().map(|(_, stats)| stats).collect());
+        // The read scenarios' rounds come first, interleaved: every other round runs them
+        // in reverse order, so that a drift in the machine's load favours neither side of
+        // the comparison. The trigger's rounds come after them all: its commits leave the
+        // kernel writing dirty pages back for a while, which slowed whichever read
+        // scenario happened to run next (in every other round, the signed GET).
+        let (writes, reads): (Vec<usize>, Vec<usize>) =
+            (0..args.scenarios.len()).partition(|&i| args.scenarios[i] == Scenario::Trigger);
+        let mut by_round: Vec<Vec<Option<Stats>>> = (0..args.rounds)
+            .map(|_| (0..args.scenarios.len()).map(|_| None).collect())
+            .collect();
+        let schedule = (0..args.rounds)
+            .flat_map(|round| {
+                let mut order = reads.clone();
+                if round % 2 == 1 {
+                    order.reverse();
+                }
+                order.into_iter().map(move |index| (round, index))
+            })
+            .chain(
+                (0..args.rounds).flat_map(|round| writes.iter().map(move |&index| (round, index))),
+            );
+        for (round, index) in schedule.collect::<Vec<_>>() {
+            let (name, kind, expected) = match args.scenarios[index] {
+                Scenario::Health => (
+                    HEALTH,
+                    Kind::Health {
+                        url: target.url("/health"),
+                    },
+                    200,
+                ),
+                Scenario::Get => (
+                    SIGNED_GET,
+                    Kind::SignedGet {
+                        path: execution_path.clone(),
+                        url: target.url(&execution_path),
+                    },
+                    200,
+                ),
+                Scenario::Trigger => (TRIGGER, trigger_kind.clone(), 202),
+            };
+            let stats = run_scenario(name, &client, target.clone(), kind, &args, expected).await;
+            by_round[round][index] = Some(stats);
         }
+        let rounds: Vec<Vec<Stats>> = by_round
+            .into_iter()
+            .map(|round| round.into_iter().flatten().collect())
+            .collect();
         let ratios = paired_ratios(&rounds, &args.scenarios);
         (median_rounds(rounds), ratios)
     });
@@ -509,7 +521,7 @@ fn main() {
     let _ = stop_tx.send(());
     let _ = server_runtime.block_on(server);
 
-    println!("k9 load benchmark: {} concurrent, {} s per scenario and round, median of {} interleaved rounds, server threads {}, {} cores", args.concurrency, args.seconds, args.rounds, args.server_threads, std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!("k9 load benchmark: {} concurrent, {} s per scenario and round, median of {} rounds (health and get interleaved), server threads {}, {} cores", args.concurrency, args.seconds, args.rounds, args.server_threads, std::thread::available_parallelism().map_or(0, |n| n.get()));
     println!(
         "{:<42} {:>10} {:>8} {:>9} {:>9} {:>9}  CPU µs/req client+server+other",
         "scenario", "req/s", "errors", "p50 ms", "p99 ms", "max ms",

@@ -8,9 +8,13 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
 use axum::http::header::CONTENT_LENGTH;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use k9_domain::{AccessKeyId, AccountId, PrincipalArn};
 use k9_sigv4::{HttpRequest, VerifyError};
@@ -18,6 +22,7 @@ use k9_store::{AuditOutcome, AuditRecord, Credential, CredentialKind, KeyStatus}
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
+use tower::{Layer, Service};
 
 use crate::api_error::ApiError;
 use crate::request_id::RequestId;
@@ -95,9 +100,66 @@ impl From<VerifyError> for Rejection {
     }
 }
 
+/// The authentication layer: wraps every authenticated route so that its handler runs only
+/// for a request [`authenticate`] has verified.
+#[derive(Clone)]
+pub(crate) struct AuthLayer {
+    state: AppState,
+}
+
+impl AuthLayer {
+    pub(crate) fn new(state: AppState) -> Self {
+        Self { state }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Authenticate<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Authenticate {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+/// [`AuthLayer`]'s service. Written out rather than built with `axum::middleware::from_fn`,
+/// which boxes the inner service again for every request: this runs on every request.
+#[derive(Clone)]
+pub(crate) struct Authenticate<S> {
+    inner: S,
+    state: AppState,
+}
+
+impl<S> Service<Request> for Authenticate<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The service polled ready is the one to call; leave a fresh clone in its place.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let state = self.state.clone();
+        Box::pin(async move { Ok(authenticate(state, request, inner).await) })
+    }
+}
+
 /// Verifies the request's signature and resolves the caller, or answers 403 as API Gateway
 /// does. Every decision is written to the audit log (never a secret or a signature).
-pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn authenticate<S>(state: AppState, request: Request, mut next: S) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
     let request_id = request
         .extensions()
         .get::<RequestId>()
@@ -159,7 +221,10 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
             };
             let mut request = Request::from_parts(parts, body);
             request.extensions_mut().insert(caller.clone());
-            let response = next.run(request).await;
+            let response = match next.call(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
             if !caller.audited.load(Ordering::Relaxed) {
                 state
                     .store

@@ -30,15 +30,27 @@ pub const SIGNING_SERVICE: &str = "execute-api";
 /// The largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Shared state handed to the middleware and handlers.
+/// Shared state handed to the authentication layer and handlers. One reference count for
+/// all of it: the state is cloned several times for every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+/// What [`AppState`] shares.
+pub struct SharedState {
     /// Where everything is kept.
     pub store: Arc<dyn Store>,
     /// The SigV4 verifier (holds the derived-key cache).
-    pub verifier: Arc<Verifier>,
+    pub verifier: Verifier,
     /// JSON of recently served executions.
-    execution_json: Arc<execution_json::ExecutionJson>,
+    execution_json: execution_json::ExecutionJson,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -50,11 +62,11 @@ impl AppState {
 
     /// State with an explicit verifier configuration (tests use a different clock window).
     pub fn with_verifier_config(store: Arc<dyn Store>, config: VerifierConfig) -> Self {
-        Self {
+        Self(Arc::new(SharedState {
             store,
-            verifier: Arc::new(Verifier::new(config)),
-            execution_json: Arc::default(),
-        }
+            verifier: Verifier::new(config),
+            execution_json: execution_json::ExecutionJson::default(),
+        }))
     }
 }
 
@@ -69,10 +81,7 @@ pub fn router(state: AppState) -> Router {
             "/customer/{customer_id}/account/{account_id}/analysis/{execution_id}",
             get(handlers::get_analysis),
         )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authenticate,
-        ));
+        .route_layer(auth::AuthLayer::new(state.clone()));
     Router::new()
         .route("/health", get(handlers::health))
         .merge(authenticated)

@@ -2,13 +2,14 @@
 //! `aws-sigv4` crate; this one exists so the crate can check itself against AWS's test suite
 //! from both sides.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use time::OffsetDateTime;
 
 use crate::canonical::{
     canonical_query_from, canonical_uri, parse_query, payload_sha256_hex, string_to_sign,
-    CanonicalRequest,
+    CanonicalRequest, EMPTY_PAYLOAD_SHA256,
 };
 use crate::date::format_amz_date;
 use crate::key::{hmac_sha256_parts, SigningKeyCache};
@@ -138,17 +139,88 @@ const UNSIGNED_HEADERS: [&str; 5] = [
     "expect",
 ];
 
-fn headers_to_sign(request: &HttpRequest<'_>, extra: &[&str]) -> Vec<String> {
-    let mut names: Vec<String> = request
+/// The names to sign, lowercase, sorted and once each (copied only when not already
+/// lowercase).
+fn headers_to_sign<'a>(request: &HttpRequest<'a>, extra: &[&'a str]) -> Vec<Cow<'a, str>> {
+    let mut names: Vec<Cow<'a, str>> = request
         .headers
         .iter()
-        .map(|(name, _)| name.to_ascii_lowercase())
-        .filter(|name| !UNSIGNED_HEADERS.contains(&name.as_str()))
-        .chain(extra.iter().map(|name| (*name).to_owned()))
+        .map(|&(name, _)| lowercase(name))
+        .filter(|name| !UNSIGNED_HEADERS.contains(&&**name))
+        .chain(extra.iter().map(|&name| Cow::Borrowed(name)))
         .collect();
     names.sort();
     names.dedup();
     names
+}
+
+fn lowercase(name: &str) -> Cow<'_, str> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+/// `names` joined with `;`, as `SignedHeaders` lists them.
+fn joined(names: &[Cow<'_, str>]) -> String {
+    let mut out = String::with_capacity(names.iter().map(|n| n.len() + 1).sum());
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+    }
+    out
+}
+
+/// `access_key_id/date/region/service/aws4_request`: the credential the signature names,
+/// from which the scope and the key cache's key are slices.
+struct Credential {
+    text: String,
+    access_key_id_len: usize,
+}
+
+impl Credential {
+    fn new(creds: &Credentials, amz_date: &str, params: &SigningParams) -> Self {
+        let date = &amz_date[..8];
+        let mut text = String::with_capacity(
+            creds.access_key_id.len()
+                + date.len()
+                + params.region.len()
+                + params.service.len()
+                + 17,
+        );
+        for (i, part) in [
+            creds.access_key_id.as_str(),
+            date,
+            &params.region,
+            &params.service,
+            "aws4_request",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                text.push('/');
+            }
+            text.push_str(part);
+        }
+        Self {
+            text,
+            access_key_id_len: creds.access_key_id.len(),
+        }
+    }
+
+    /// `date/region/service/aws4_request`.
+    fn scope(&self) -> &str {
+        &self.text[self.access_key_id_len + 1..]
+    }
+
+    /// `access_key_id/date/region/service`: what a derived key is cached under.
+    fn cache_key(&self) -> &str {
+        &self.text[..self.text.len() - "/aws4_request".len()]
+    }
 }
 
 struct Computed {
@@ -163,31 +235,23 @@ struct Keys<'a> {
     cache: &'a SigningKeyCache,
 }
 
+#[allow(clippy::too_many_arguments)] // the parts of a signature, each already computed
 fn compute(
     request: &HttpRequest<'_>,
     keys: Keys<'_>,
     params: &SigningParams,
     amz_date: &str,
+    credential: &Credential,
     canonical_query: &str,
-    signed_headers: &[String],
+    signed_headers: &[Cow<'_, str>],
     payload_hash: &str,
 ) -> Computed {
     let uri = canonical_uri(request.path, params.settings);
-    let names: Vec<&str> = signed_headers.iter().map(String::as_str).collect();
+    let names: Vec<&str> = signed_headers.iter().map(|name| &**name).collect();
     let canonical = CanonicalRequest::new(request, &uri, canonical_query, &names, payload_hash);
-    let scope = format!(
-        "{}/{}/{}/aws4_request",
-        &amz_date[..8],
-        params.region,
-        params.service
-    );
-    let to_sign = string_to_sign(amz_date, &scope, &canonical.sha256_hex());
+    let to_sign = string_to_sign(amz_date, credential.scope(), &canonical.sha256_hex());
     let keyed_mac = keys.cache.get_or_derive(
-        &format!(
-            "{}/{}",
-            keys.creds.access_key_id,
-            &scope[..scope.len() - "/aws4_request".len()]
-        ),
+        credential.cache_key(),
         keys.creds.secret_access_key.as_bytes(),
         &amz_date[..8],
         &params.region,
@@ -205,11 +269,13 @@ fn compute(
     }
 }
 
-fn payload_hash(request: &HttpRequest<'_>, params: &SigningParams) -> String {
+fn payload_hash(request: &HttpRequest<'_>, params: &SigningParams) -> Cow<'static, str> {
     if params.unsigned_payload {
-        UNSIGNED_PAYLOAD.to_owned()
+        Cow::Borrowed(UNSIGNED_PAYLOAD)
+    } else if request.body.is_empty() {
+        Cow::Borrowed(EMPTY_PAYLOAD_SHA256)
     } else {
-        payload_sha256_hex(request.body)
+        Cow::Owned(payload_sha256_hex(request.body))
     }
 }
 
@@ -245,15 +311,17 @@ pub fn sign_with_header_cached(
     }
     let amz_date = format_amz_date(OffsetDateTime::from(params.time));
     let payload_hash = payload_hash(request, params);
-    let mut added: Vec<(String, String)> = vec![("x-amz-date".into(), amz_date.clone())];
+    let mut added: Vec<(String, String)> = Vec::with_capacity(4);
+    added.push(("x-amz-date".into(), amz_date.clone()));
     if params.sign_payload_header {
-        added.push(("x-amz-content-sha256".into(), payload_hash.clone()));
+        added.push(("x-amz-content-sha256".into(), payload_hash.to_string()));
     }
     let token_signed = creds.session_token.is_some() && !params.omit_session_token;
     if let (Some(token), true) = (&creds.session_token, token_signed) {
         added.push(("x-amz-security-token".into(), token.clone()));
     }
-    let mut all_headers: Vec<(&str, &[u8])> = request.headers.to_vec();
+    let mut all_headers: Vec<(&str, &[u8])> = Vec::with_capacity(request.headers.len() + 3);
+    all_headers.extend_from_slice(request.headers);
     all_headers.extend(added.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
     let with_added = HttpRequest {
         headers: &all_headers,
@@ -262,24 +330,37 @@ pub fn sign_with_header_cached(
     let added_names: Vec<&str> = added.iter().map(|(n, _)| n.as_str()).collect();
     let signed_headers = headers_to_sign(request, &added_names);
     let query = canonical_query_from(&parse_query(request.query), |_| false);
+    let credential = Credential::new(creds, &amz_date, params);
     let computed = compute(
         &with_added,
         Keys { creds, cache: keys },
         params,
         &amz_date,
+        &credential,
         &query,
         &signed_headers,
         &payload_hash,
     );
-    let authorization = format!(
-        "{ALGORITHM} Credential={}/{}/{}/{}/aws4_request, SignedHeaders={}, Signature={}",
-        creds.access_key_id,
-        &amz_date[..8],
-        params.region,
-        params.service,
-        signed_headers.join(";"),
-        computed.signature
+    let signed_header_list = joined(&signed_headers);
+    let mut authorization = String::with_capacity(
+        ALGORITHM.len()
+            + credential.text.len()
+            + signed_header_list.len()
+            + computed.signature.len()
+            + 40,
     );
+    for part in [
+        ALGORITHM,
+        " Credential=",
+        &credential.text,
+        ", SignedHeaders=",
+        &signed_header_list,
+        ", Signature=",
+        &computed.signature,
+    ] {
+        authorization.push_str(part);
+    }
+    drop(signed_headers);
     if let (Some(token), false) = (&creds.session_token, token_signed) {
         added.push(("x-amz-security-token".into(), token.clone()));
     }
@@ -307,20 +388,12 @@ pub fn presign(
     }
     let amz_date = format_amz_date(OffsetDateTime::from(params.time));
     let signed_headers = headers_to_sign(request, &[]);
+    let credential = Credential::new(creds, &amz_date, params);
     let mut added: Vec<(String, String)> = vec![
         ("X-Amz-Algorithm".into(), ALGORITHM.into()),
-        (
-            "X-Amz-Credential".into(),
-            format!(
-                "{}/{}/{}/{}/aws4_request",
-                creds.access_key_id,
-                &amz_date[..8],
-                params.region,
-                params.service
-            ),
-        ),
+        ("X-Amz-Credential".into(), credential.text.clone()),
         ("X-Amz-Date".into(), amz_date.clone()),
-        ("X-Amz-SignedHeaders".into(), signed_headers.join(";")),
+        ("X-Amz-SignedHeaders".into(), joined(&signed_headers)),
         ("X-Amz-Expires".into(), params.expires_in.to_string()),
     ];
     let token_signed = creds.session_token.is_some() && !params.omit_session_token;
@@ -345,6 +418,7 @@ pub fn presign(
         },
         params,
         &amz_date,
+        &credential,
         &canonical_query,
         &signed_headers,
         &payload_hash(request, params),

@@ -7,8 +7,9 @@
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
+use std::io::Write as _;
 
-use crate::{AuditOutcome, AuditRecord};
+use crate::AuditRecord;
 
 /// Names (compared case-insensitively) whose value is replaced by `***` wherever they
 /// appear as `name=value` or `name: value`.
@@ -37,99 +38,6 @@ const MAX_PRINCIPAL: usize = 2048;
 const MAX_METHOD: usize = 16;
 const MAX_PATH: usize = 2048;
 const MAX_REASON: usize = 1024;
-
-/// A sanitized audit event, its texts in one buffer (one allocation, not six), ready to be
-/// encoded ([`EncodedAuditEvent`]). Every text is redacted of sensitive values and cut to
-/// a sane length (an attacker controls most of them, and must not be able to bloat the
-/// database).
-#[derive(Debug)]
-pub(crate) struct PackedAuditEvent {
-    /// When the request arrived, Unix nanoseconds.
-    pub(crate) time: i64,
-    /// The decision.
-    pub(crate) outcome: AuditOutcome,
-    /// request id, access key id, principal, method, path and reason, one after another.
-    text: String,
-    /// Where each of those ends in `text`.
-    ends: [usize; 6],
-    has_access_key_id: bool,
-    has_principal: bool,
-}
-
-impl PackedAuditEvent {
-    /// `record`, sanitized and packed; `time` is its time as Unix nanoseconds.
-    pub(crate) fn pack(record: &AuditRecord<'_>, time: i64) -> Self {
-        // Typical rows are well under this; a longer one grows the buffer once or twice.
-        let mut text = String::with_capacity(256);
-        let mut ends = [0; 6];
-        let absent: &(dyn fmt::Display + Sync) = &"";
-        let fields: [(&(dyn fmt::Display + Sync), usize, bool); 6] = [
-            (&record.request_id, MAX_REQUEST_ID, false),
-            (
-                &record.access_key_id.unwrap_or(""),
-                MAX_ACCESS_KEY_ID,
-                false,
-            ),
-            (record.principal.unwrap_or(absent), MAX_PRINCIPAL, false),
-            (&record.method, MAX_METHOD, false),
-            (record.path, MAX_PATH, true),
-            (record.reason, MAX_REASON, true),
-        ];
-        for (end, (value, max, redact)) in ends.iter_mut().zip(fields) {
-            let start = text.len();
-            // Writing to a `String` cannot fail; a `Display` impl that reports an error
-            // leaves whatever it wrote, which is then capped like the rest.
-            let _ = write!(text, "{value}");
-            finish_field(&mut text, start, max, redact);
-            *end = text.len();
-        }
-        Self {
-            time,
-            outcome: record.outcome,
-            text,
-            ends,
-            has_access_key_id: record.access_key_id.is_some(),
-            has_principal: record.principal.is_some(),
-        }
-    }
-
-    fn field(&self, index: usize) -> &str {
-        let start = index
-            .checked_sub(1)
-            .map_or(0, |previous| self.ends[previous]);
-        &self.text[start..self.ends[index]]
-    }
-
-    /// The request id returned to the caller.
-    pub(crate) fn request_id(&self) -> &str {
-        self.field(0)
-    }
-
-    /// The access key id the request named, if any.
-    pub(crate) fn access_key_id(&self) -> Option<&str> {
-        self.has_access_key_id.then(|| self.field(1))
-    }
-
-    /// The authenticated principal's ARN, once known.
-    pub(crate) fn principal(&self) -> Option<&str> {
-        self.has_principal.then(|| self.field(2))
-    }
-
-    /// HTTP method.
-    pub(crate) fn method(&self) -> &str {
-        self.field(3)
-    }
-
-    /// Request path, redacted.
-    pub(crate) fn path(&self) -> &str {
-        self.field(4)
-    }
-
-    /// Why, redacted.
-    pub(crate) fn reason(&self) -> &str {
-        self.field(5)
-    }
-}
 
 /// One stored event, as its batch's JSON array holds it: `[time, request_id,
 /// access_key_id, principal, method, path, outcome, reason]`, time in Unix nanoseconds
@@ -229,32 +137,62 @@ impl BatchLog {
     }
 }
 
-/// One sanitized event as the JSON array a batch holds it as, made on the request's
-/// thread so that the writer only concatenates.
+/// One audit event, sanitized and encoded as the JSON array a batch holds it as (see
+/// [`StoredEvent`]). Made on the request's thread, so that the writer only concatenates.
+/// Every text is redacted of sensitive values and cut to a sane length (an attacker
+/// controls most of them, and must not be able to bloat the database).
+#[derive(Debug)]
 pub(crate) struct EncodedAuditEvent {
+    /// When the request arrived, Unix nanoseconds.
     time: i64,
     json: Vec<u8>,
 }
 
 impl EncodedAuditEvent {
-    pub(crate) fn encode(event: &PackedAuditEvent) -> Self {
-        let mut json = Vec::with_capacity(event.text.len() + 64);
-        let fields = (
-            event.time,
-            event.request_id(),
-            event.access_key_id(),
-            event.principal(),
-            event.method(),
-            event.path(),
-            event.outcome.as_str(),
-            event.reason(),
+    /// `record`, sanitized and encoded; `time` is its time as Unix nanoseconds.
+    pub(crate) fn encode(record: &AuditRecord<'_>, time: i64) -> Self {
+        // Typical events are well under this; a longer one grows the buffer once or twice.
+        let mut json = Vec::with_capacity(320);
+        json.push(b'[');
+        // Writing to a `Vec` cannot fail.
+        let _ = write!(json, "{time}");
+        // Each text is written (formatted, for the `Display` ones) here, sanitized, then
+        // escaped into `json`.
+        let mut field = String::with_capacity(128);
+        let mut put = |value: Option<&dyn fmt::Display>, max: usize, redact: bool| {
+            json.push(b',');
+            let Some(value) = value else {
+                json.extend_from_slice(b"null");
+                return;
+            };
+            field.clear();
+            // Writing to a `String` cannot fail; a `Display` impl that reports an error
+            // leaves whatever it wrote, which is then capped like the rest.
+            let _ = write!(field, "{value}");
+            finish_field(&mut field, 0, max, redact);
+            // Serializing a string into a `Vec` cannot fail.
+            let _ = serde_json::to_writer(&mut json, field.as_str());
+        };
+        put(Some(&record.request_id), MAX_REQUEST_ID, false);
+        put(
+            record
+                .access_key_id
+                .as_ref()
+                .map(|id| id as &dyn fmt::Display),
+            MAX_ACCESS_KEY_ID,
+            false,
         );
-        // Serializing integers, strings and nulls into a `Vec` cannot fail.
-        let _ = serde_json::to_writer(&mut json, &fields);
-        Self {
-            time: event.time,
-            json,
-        }
+        put(
+            record.principal.map(|p| p as &dyn fmt::Display),
+            MAX_PRINCIPAL,
+            false,
+        );
+        put(Some(&record.method), MAX_METHOD, false);
+        put(Some(record.path), MAX_PATH, true);
+        put(Some(&record.outcome.as_str()), usize::MAX, false);
+        put(Some(record.reason), MAX_REASON, true);
+        json.push(b']');
+        Self { time, json }
     }
 }
 
@@ -412,7 +350,7 @@ mod tests {
     }
 
     #[test]
-    fn packed_event_gives_back_each_field_sanitized() {
+    fn encoded_event_gives_back_each_field_sanitized() {
         let event = crate::AuditEvent {
             time: time::OffsetDateTime::UNIX_EPOCH,
             request_id: "r-1".into(),
@@ -420,23 +358,26 @@ mod tests {
             principal: Some("arn:aws:iam::123456789012:user/alice".into()),
             method: "GET".into(),
             path: format!("/x?X-Amz-Signature=abc&pad={}", "p".repeat(MAX_PATH)),
-            outcome: AuditOutcome::AuthenticationFailed,
+            outcome: crate::AuditOutcome::AuthenticationFailed,
             reason: String::new(),
         };
-        let packed = PackedAuditEvent::pack(&event.as_record(), 42);
-        assert_eq!(packed.time, 42);
-        assert_eq!(packed.outcome, AuditOutcome::AuthenticationFailed);
-        assert_eq!(packed.request_id(), "r-1");
-        assert_eq!(packed.access_key_id(), None);
+        let encoded = EncodedAuditEvent::encode(&event.as_record(), 42);
+        let (time, request_id, access_key_id, principal, method, path, outcome, reason): StoredEvent =
+            serde_json::from_slice(&encoded.json).unwrap();
+        assert_eq!(time, 42);
+        assert_eq!(encoded.time, 42);
+        assert_eq!(outcome, "AuthenticationFailed");
+        assert_eq!(request_id, "r-1");
+        assert_eq!(access_key_id, None);
         assert_eq!(
-            packed.principal(),
+            principal.as_deref(),
             Some("arn:aws:iam::123456789012:user/alice")
         );
-        assert_eq!(packed.method(), "GET");
-        assert!(packed.path().starts_with("/x?X-Amz-Signature=***&pad=pp"));
-        assert!(packed.path().ends_with("..."));
-        assert_eq!(packed.path().len(), MAX_PATH);
-        assert_eq!(packed.reason(), "");
+        assert_eq!(method, "GET");
+        assert!(path.starts_with("/x?X-Amz-Signature=***&pad=pp"));
+        assert!(path.ends_with("..."));
+        assert_eq!(path.len(), MAX_PATH);
+        assert_eq!(reason, "");
     }
 
     #[test]

@@ -28,7 +28,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::audit::{EncodedAuditEvent, PackedAuditEvent};
+use crate::audit::EncodedAuditEvent;
 use crate::crypto::SecretCipher;
 use crate::secret::create_data_dir;
 use crate::store::{MAX_PAGE_SIZE, MAX_SESSION_DURATION, MIN_SESSION_DURATION};
@@ -351,7 +351,7 @@ impl Store for SqliteStore {
         match to_nanos(record.time) {
             Ok(time) => {
                 // Packed before the first await: the future then holds no borrowed field.
-                let event = EncodedAuditEvent::encode(&PackedAuditEvent::pack(&record, time));
+                let event = EncodedAuditEvent::encode(&record, time);
                 self.writer.record_audit(event).await
             }
             Err(e) => {

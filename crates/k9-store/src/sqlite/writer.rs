@@ -488,7 +488,6 @@ fn fail_unrun(command: Command, message: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::PackedAuditEvent;
     use crate::{AuditOutcome, AuditRecord};
 
     fn encoded(request_id: &str, time: i64) -> EncodedAuditEvent {
@@ -502,7 +501,7 @@ mod tests {
             outcome: AuditOutcome::Allowed,
             reason: &"",
         };
-        EncodedAuditEvent::encode(&PackedAuditEvent::pack(&record, time))
+        EncodedAuditEvent::encode(&record, time)
     }
 
     #[test]
