@@ -156,44 +156,65 @@ impl EncodedAuditEvent {
         json.push(b'[');
         // Writing to a `Vec` cannot fail.
         let _ = write!(json, "{time}");
-        // Each text is written (formatted, for the `Display` ones) here, sanitized, then
-        // escaped into `json`.
-        let mut field = String::with_capacity(128);
-        let mut put = |value: Option<&dyn fmt::Display>, max: usize, redact: bool| {
+        // Texts given as they are need no formatting, and usually no change.
+        let put_str = |json: &mut Vec<u8>, value: Option<&str>, max: usize, redact: bool| {
             json.push(b',');
-            let Some(value) = value else {
-                json.extend_from_slice(b"null");
-                return;
-            };
+            match value {
+                None => json.extend_from_slice(b"null"),
+                Some(value) => push_json_string(json, &sanitized(value, max, redact)),
+            }
+        };
+        put_str(&mut json, Some(record.request_id), MAX_REQUEST_ID, false);
+        put_str(&mut json, record.access_key_id, MAX_ACCESS_KEY_ID, false);
+        // The others are formatted into one scratch buffer first.
+        let mut field = String::with_capacity(128);
+        let mut put_display = |json: &mut Vec<u8>, value: &dyn fmt::Display, max, redact| {
             field.clear();
             // Writing to a `String` cannot fail; a `Display` impl that reports an error
             // leaves whatever it wrote, which is then capped like the rest.
             let _ = write!(field, "{value}");
-            finish_field(&mut field, 0, max, redact);
-            // Serializing a string into a `Vec` cannot fail.
-            let _ = serde_json::to_writer(&mut json, field.as_str());
+            put_str(json, Some(&field), max, redact);
         };
-        put(Some(&record.request_id), MAX_REQUEST_ID, false);
-        put(
-            record
-                .access_key_id
-                .as_ref()
-                .map(|id| id as &dyn fmt::Display),
-            MAX_ACCESS_KEY_ID,
-            false,
-        );
-        put(
-            record.principal.map(|p| p as &dyn fmt::Display),
-            MAX_PRINCIPAL,
-            false,
-        );
-        put(Some(&record.method), MAX_METHOD, false);
-        put(Some(record.path), MAX_PATH, true);
-        put(Some(&record.outcome.as_str()), usize::MAX, false);
-        put(Some(record.reason), MAX_REASON, true);
+        match record.principal {
+            Some(principal) => put_display(&mut json, principal, MAX_PRINCIPAL, false),
+            None => json.extend_from_slice(b",null"),
+        }
+        put_str(&mut json, Some(record.method), MAX_METHOD, false);
+        put_display(&mut json, record.path, MAX_PATH, true);
+        put_str(&mut json, Some(record.outcome.as_str()), usize::MAX, false);
+        put_display(&mut json, record.reason, MAX_REASON, true);
         json.push(b']');
         Self { time, json }
     }
+}
+
+/// Appends `text` as a JSON string. Audit texts rarely hold anything JSON must escape, so
+/// those are copied as they are; the rest go through serde_json.
+fn push_json_string(json: &mut Vec<u8>, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        json.push(b'"');
+        json.extend_from_slice(text.as_bytes());
+        json.push(b'"');
+    } else {
+        // Serializing a string into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(json, text);
+    }
+}
+
+/// `text` redacted (if `redact`) and capped at `max` bytes: borrowed when neither changes
+/// it, as for most texts.
+fn sanitized(text: &str, max: usize, redact: bool) -> Cow<'_, str> {
+    let mut out = if redact {
+        redacted(text)
+    } else {
+        Cow::Borrowed(text)
+    };
+    if out.len() > max {
+        let mut capped = String::with_capacity(max);
+        push_capped(&mut capped, &out, max);
+        out = Cow::Owned(capped);
+    }
+    out
 }
 
 /// The events of a batch's `log` column, in the order they were recorded.
@@ -259,22 +280,6 @@ fn redacted(text: &str) -> Cow<'_, str> {
     }
     out.push_str(&text[copied..]);
     Cow::Owned(out)
-}
-
-/// Redacts (if `redact`) and caps the field written at `text[start..]`, in place. Most
-/// fields need neither, and are left as written.
-fn finish_field(text: &mut String, start: usize, max: usize, redact: bool) {
-    let field = &text[start..];
-    let needs_redaction = redact && field.bytes().any(|b| b == b'=' || b == b':');
-    if !needs_redaction && field.len() <= max {
-        return;
-    }
-    let field = text.split_off(start);
-    if redact {
-        push_capped(text, &redacted(&field), max);
-    } else {
-        push_capped(text, &field, max);
-    }
 }
 
 /// Appends `text` cut to at most `max` bytes (on a char boundary), marked with `...` when
@@ -378,6 +383,30 @@ mod tests {
         assert!(path.ends_with("..."));
         assert_eq!(path.len(), MAX_PATH);
         assert_eq!(reason, "");
+    }
+
+    #[test]
+    fn texts_that_json_must_escape_survive_encoding() {
+        let tricky = "q\"b\\s\nnl\u{1}é/";
+        let record = AuditRecord {
+            time: time::OffsetDateTime::UNIX_EPOCH,
+            request_id: tricky,
+            access_key_id: Some("plain"),
+            principal: Some(&tricky),
+            method: "GET",
+            path: &tricky,
+            outcome: crate::AuditOutcome::Denied,
+            reason: &tricky,
+        };
+        let encoded = EncodedAuditEvent::encode(&record, -5);
+        let stored: StoredEvent = serde_json::from_slice(&encoded.json).unwrap();
+        assert_eq!(stored.0, -5);
+        assert_eq!(stored.1, tricky);
+        assert_eq!(stored.2.as_deref(), Some("plain"));
+        assert_eq!(stored.3.as_deref(), Some(tricky));
+        assert_eq!(stored.5, tricky);
+        assert_eq!(stored.6, "Denied");
+        assert_eq!(stored.7, tricky);
     }
 
     #[test]
