@@ -22,7 +22,7 @@ impl AccessKeyId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
         let valid = s.len() == 20
             && (s.starts_with(LONG_TERM_PREFIX) || s.starts_with(TEMPORARY_PREFIX))
-            && s.bytes().skip(4).all(|b| ALPHABET.contains(&b));
+            && s.bytes().skip(4).all(is_alphabet_byte);
         if valid {
             Ok(Self(s.to_owned()))
         } else {
@@ -56,11 +56,24 @@ impl AccessKeyId {
     }
 }
 
+/// Whether `b` is in [`ALPHABET`] (`A-Z2-7`). Two range checks: `ALPHABET.contains` calls
+/// `memchr` for every byte, and ids are parsed on every request.
+fn is_alphabet_byte(b: u8) -> bool {
+    b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)
+}
+
 crate::string_id!(AccessKeyId);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_alphabet_check_accepts_exactly_the_alphabet() {
+        for b in 0..=u8::MAX {
+            assert_eq!(is_alphabet_byte(b), ALPHABET.contains(&b), "byte {b}");
+        }
+    }
 
     #[test]
     fn aws_documentation_example_key_id_parses_as_long_term() {

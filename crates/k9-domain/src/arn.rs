@@ -193,8 +193,9 @@ fn split_path_and_name(rest: &str) -> Option<(String, String)> {
 /// Whether `s` is an IAM user, role or session name: `[\w+=,.@-]{min,64}`.
 fn is_name(s: &str, min: usize) -> bool {
     (min..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'=' | b',' | b'.' | b'@' | b'-')
+        })
 }
 
 impl fmt::Display for PrincipalArn {

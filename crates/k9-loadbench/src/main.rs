@@ -30,16 +30,23 @@ struct Args {
     /// Concurrent requests in flight.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
-    /// Measured seconds per scenario and round (after a 1 s warm-up).
-    #[arg(long, default_value_t = 3)]
+    /// Measured seconds per scenario, in all.
+    #[arg(long, default_value_t = 15)]
     seconds: u64,
-    /// Rounds per scenario. The read scenarios (health, get) run interleaved, every other
-    /// round in reverse order; the trigger's rounds follow them. Each scenario's figures are
-    /// its median round; the signed GET / health ratio is the median of each round's own
-    /// ratio, so a burst of load from elsewhere on a shared machine skews one round, not
-    /// the comparison.
-    #[arg(long, default_value_t = 5)]
-    rounds: usize,
+    /// Each scenario's measured time is cut into slices this long. The read scenarios'
+    /// slices alternate (health, get, get, health, health, ...), so that both see the same
+    /// machine: on a shared machine, load from elsewhere comes and goes within seconds.
+    /// The signed GET / health ratio is the median of the ratios of adjacent slices. The
+    /// trigger's slices come after all of them (see `main`).
+    #[arg(long, default_value_t = 500)]
+    slice_ms: u64,
+    /// Warm-up at the start of every slice, not measured: the requests of the scenario
+    /// before drain and this one's fill the pipeline.
+    #[arg(long, default_value_t = 100)]
+    warmup_ms: u64,
+    /// Measured seconds of trigger POSTs, in all.
+    #[arg(long, default_value_t = 6)]
+    trigger_seconds: u64,
     /// Which scenarios to run; the ratio needs health and get.
     #[arg(
         long,
@@ -77,6 +84,21 @@ struct Stats {
     latencies_us: Vec<u64>,
     /// CPU time this process's threads spent in the measured window, by thread role.
     cpu: CpuTime,
+}
+
+impl Stats {
+    /// The figures of `self` and `slice` together (latencies left unsorted).
+    fn add(&mut self, slice: Stats) {
+        self.requests += slice.requests;
+        self.errors += slice.errors;
+        self.elapsed += slice.elapsed;
+        self.latencies_us.extend(slice.latencies_us);
+        self.cpu = CpuTime {
+            client: self.cpu.client + slice.cpu.client,
+            server: self.cpu.server + slice.cpu.server,
+            other: self.cpu.other + slice.cpu.other,
+        };
+    }
 }
 
 /// CPU time by thread role, from `/proc/self/task/*/stat`, in clock ticks.
@@ -263,7 +285,9 @@ fn signed(
     request
 }
 
-async fn run_scenario(
+/// One slice: `args.concurrency` requests of `kind` in flight for the warm-up and then the
+/// measured window; only requests that start and finish within the window count.
+async fn run_slice(
     name: &'static str,
     client: &HttpClient,
     target: Arc<Target>,
@@ -271,8 +295,8 @@ async fn run_scenario(
     args: &Args,
     expected: u16,
 ) -> Stats {
-    let warmup = Duration::from_secs(1);
-    let measure = Duration::from_secs(args.seconds);
+    let warmup = Duration::from_millis(args.warmup_ms);
+    let measure = Duration::from_millis(args.slice_ms);
     let start = Instant::now();
     let window = tokio::spawn(async move {
         tokio::time::sleep_until((start + warmup).into()).await;
@@ -323,7 +347,6 @@ async fn run_scenario(
         latencies_us.extend(l);
         errors += e;
     }
-    latencies_us.sort_unstable();
     Stats {
         name,
         requests: latencies_us.len(),
@@ -334,36 +357,26 @@ async fn run_scenario(
     }
 }
 
-/// Each round's signed GET throughput over its own /health throughput: the two ran
-/// back to back, under the same load from elsewhere on the machine.
-fn paired_ratios(rounds: &[Vec<Stats>], scenarios: &[Scenario]) -> Vec<f64> {
-    let position = |wanted: Scenario| scenarios.iter().position(|s| *s == wanted);
-    let (Some(health), Some(get)) = (position(Scenario::Health), position(Scenario::Get)) else {
-        return Vec::new();
-    };
-    rounds
+/// The signed GET / health throughput ratio of each pair of adjacent slices.
+fn paired_ratios(health: &[Stats], get: &[Stats]) -> Vec<f64> {
+    health
         .iter()
-        .map(|round| round[get].throughput() / round[health].throughput())
+        .zip(get)
+        .map(|(health, get)| get.throughput() / health.throughput())
         .collect()
 }
 
-/// Per scenario, the round with the median throughput.
-fn median_rounds(rounds: Vec<Vec<Stats>>) -> Vec<Stats> {
-    let scenarios = rounds.first().map_or(0, Vec::len);
-    let mut by_scenario: Vec<Vec<Stats>> = (0..scenarios).map(|_| Vec::new()).collect();
-    for round in rounds {
-        for (i, stats) in round.into_iter().enumerate() {
-            by_scenario[i].push(stats);
-        }
+/// Slices that make up `seconds` of measurement (at least one).
+fn slice_count(args: &Args, seconds: u64) -> u64 {
+    (seconds * 1000).div_ceil(args.slice_ms.max(1)).max(1)
+}
+
+/// The value at quantile `q` of `sorted`.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
     }
-    by_scenario
-        .into_iter()
-        .filter_map(|mut runs| {
-            runs.sort_by(|a, b| a.throughput().total_cmp(&b.throughput()));
-            let middle = runs.len() / 2;
-            runs.into_iter().nth(middle)
-        })
-        .collect()
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
 fn main() {
@@ -389,8 +402,11 @@ fn main() {
         )
         .expect("store"),
     );
-    let per_second_target = 10_000u64;
-    let account_count = (per_second_target * (args.seconds + 1) * args.rounds as u64) as usize;
+    // Every trigger needs an account without a queued execution (else it coalesces): enough
+    // for the trigger slices, warm-ups included, at up to 40,000 a second.
+    let trigger_slices = slice_count(&args, args.trigger_seconds);
+    let trigger_ms = trigger_slices * (args.slice_ms + args.warmup_ms);
+    let account_count = (40 * trigger_ms) as usize + 1;
     let (creds, accounts, execution_path) = server_runtime.block_on(async {
         let now = OffsetDateTime::now_utc();
         let customer = CustomerId::parse(CUSTOMER).expect("customer");
@@ -467,28 +483,25 @@ fn main() {
             accounts: Arc::new(accounts.clone()),
             next: Arc::new(AtomicUsize::new(0)),
         };
-        // The read scenarios' rounds come first, interleaved: every other round runs them
-        // in reverse order, so that a drift in the machine's load favours neither side of
-        // the comparison. The trigger's rounds come after them all: its commits leave the
-        // kernel writing dirty pages back for a while, which slowed whichever read
-        // scenario happened to run next (in every other round, the signed GET).
+        // The read scenarios' slices come first, alternating (A B B A A B ...), so that a
+        // drift in the machine's load favours neither. The trigger's slices come after them
+        // all: its commits leave the kernel writing dirty pages back for a while, which
+        // would slow whichever read scenario ran next.
         let (writes, reads): (Vec<usize>, Vec<usize>) =
             (0..args.scenarios.len()).partition(|&i| args.scenarios[i] == Scenario::Trigger);
-        let mut by_round: Vec<Vec<Option<Stats>>> = (0..args.rounds)
-            .map(|_| (0..args.scenarios.len()).map(|_| None).collect())
-            .collect();
-        let schedule = (0..args.rounds)
-            .flat_map(|round| {
+        let slices = slice_count(&args, args.seconds);
+        let trigger_slices = slice_count(&args, args.trigger_seconds);
+        let schedule = (0..slices)
+            .flat_map(|slice| {
                 let mut order = reads.clone();
-                if round % 2 == 1 {
+                if slice % 2 == 1 {
                     order.reverse();
                 }
-                order.into_iter().map(move |index| (round, index))
+                order
             })
-            .chain(
-                (0..args.rounds).flat_map(|round| writes.iter().map(move |&index| (round, index))),
-            );
-        for (round, index) in schedule.collect::<Vec<_>>() {
+            .chain((0..trigger_slices).flat_map(|_| writes.clone()));
+        let mut by_scenario: Vec<Vec<Stats>> = args.scenarios.iter().map(|_| Vec::new()).collect();
+        for index in schedule.collect::<Vec<_>>() {
             let (name, kind, expected) = match args.scenarios[index] {
                 Scenario::Health => (
                     HEALTH,
@@ -507,21 +520,45 @@ fn main() {
                 ),
                 Scenario::Trigger => (TRIGGER, trigger_kind.clone(), 202),
             };
-            let stats = run_scenario(name, &client, target.clone(), kind, &args, expected).await;
-            by_round[round][index] = Some(stats);
+            let stats = run_slice(name, &client, target.clone(), kind, &args, expected).await;
+            by_scenario[index].push(stats);
         }
-        let rounds: Vec<Vec<Stats>> = by_round
+        let slices_of = |wanted: Scenario| {
+            args.scenarios
+                .iter()
+                .position(|s| *s == wanted)
+                .map(|i| &by_scenario[i][..])
+                .unwrap_or(&[])
+        };
+        let ratios = paired_ratios(slices_of(Scenario::Health), slices_of(Scenario::Get));
+        let totals: Vec<Stats> = by_scenario
             .into_iter()
-            .map(|round| round.into_iter().flatten().collect())
+            .filter_map(|slices| {
+                let mut slices = slices.into_iter();
+                let mut total = slices.next()?;
+                for slice in slices {
+                    total.add(slice);
+                }
+                total.latencies_us.sort_unstable();
+                Some(total)
+            })
             .collect();
-        let ratios = paired_ratios(&rounds, &args.scenarios);
-        (median_rounds(rounds), ratios)
+        (totals, ratios)
     });
     let (results, mut ratios) = results;
     let _ = stop_tx.send(());
     let _ = server_runtime.block_on(server);
 
-    println!("k9 load benchmark: {} concurrent, {} s per scenario and round, median of {} rounds (health and get interleaved), server threads {}, {} cores", args.concurrency, args.seconds, args.rounds, args.server_threads, std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "k9 load benchmark: {} concurrent, {} s per read scenario and {} s of triggers, in slices of {} ms (after {} ms of warm-up each), health and get alternating; server threads {}, {} cores",
+        args.concurrency,
+        args.seconds,
+        args.trigger_seconds,
+        args.slice_ms,
+        args.warmup_ms,
+        args.server_threads,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     println!(
         "{:<42} {:>10} {:>8} {:>9} {:>9} {:>9}  CPU µs/req client+server+other",
         "scenario", "req/s", "errors", "p50 ms", "p99 ms", "max ms",
@@ -541,17 +578,18 @@ fn main() {
             client + server + other,
         );
     }
-    let find = |name: &str| results.iter().find(|s| s.name == name);
     ratios.sort_by(f64::total_cmp);
-    let ratio = ratios.get(ratios.len() / 2).copied().unwrap_or(f64::NAN);
+    let ratio = quantile(&ratios, 0.5);
     if ratio.is_finite() {
-        let each: Vec<String> = ratios.iter().map(|r| format!("{:.0}", r * 100.0)).collect();
         println!(
-            "signed GET / health throughput: {:.0} % (target >= 70 %); median of the rounds' own ratios, sorted: {} %",
+            "signed GET / health throughput: {:.0} % (target >= 70 %): median of {} pairs of adjacent slices; quartiles {:.0} % and {:.0} %",
             ratio * 100.0,
-            each.join(", ")
+            ratios.len(),
+            quantile(&ratios, 0.25) * 100.0,
+            quantile(&ratios, 0.75) * 100.0,
         );
     }
+    let find = |name: &str| results.iter().find(|s| s.name == name);
     if let Some(trigger) = find(TRIGGER) {
         println!(
             "trigger: {:.0}/s (target >= 5000/s), p99 {:.2} ms (target <= 20 ms)",

@@ -13,6 +13,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use axum::body::HttpBody as _;
 use axum::extract::Request;
 use axum::http::header::CONTENT_LENGTH;
 use axum::response::{IntoResponse, Response};
@@ -174,9 +175,14 @@ where
     if declared_length.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
         return ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
     }
-    let body = match read_body(body).await {
-        Ok(body) => body,
-        Err(error) => return error.into_response(),
+    // A request without a body (most GETs) has nothing to read.
+    let body = if body.is_end_stream() {
+        bytes::Bytes::new()
+    } else {
+        match read_body(body).await {
+            Ok(body) => body,
+            Err(error) => return error.into_response(),
+        }
     };
 
     // Kept (cheaply: shared buffers) for the audit row, which most requests leave to the
