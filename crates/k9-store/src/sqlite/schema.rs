@@ -121,6 +121,14 @@ CREATE UNIQUE INDEX executions_one_queued
 INSERT OR IGNORE INTO store_meta (key, value) VALUES ('execution_generation', 0);
 ",
     },
+    Migration {
+        version: 3,
+        name: "audit log in batches",
+        // Nothing changes in this file: the audit file next to it now keeps its events in
+        // batches (see AUDIT_BATCHES_TABLE), which an older k9 cannot write or read. The
+        // version tells an older k9 to refuse the data directory instead.
+        sql: "-- the audit file's events are stored in batches",
+    },
 ];
 
 /// The audit log lives in its own file, attached to the writer's connection as `audit`.
