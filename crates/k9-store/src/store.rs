@@ -93,7 +93,8 @@ pub trait Store: Send + Sync {
         error: Option<&str>,
     ) -> Result<Execution, StoreError>;
 
-    /// Records an audit event. Batched: never waits for a commit. Values that look like
+    /// Records an audit event. Batched: does not wait for its commit, unless many events
+    /// are already waiting for the writer (back-pressure). Values that look like
     /// signatures, tokens or secrets are redacted before storing.
     async fn record_audit(&self, record: AuditRecord<'_>);
 

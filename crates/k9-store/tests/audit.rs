@@ -283,12 +283,24 @@ async fn an_audit_file_of_one_row_per_event_is_moved_into_batches_on_open() {
     assert_eq!(events[1].time, NOW + Duration::milliseconds(rows - 1));
     drop(store);
 
-    // Every old row is there, in order, and a second open changes nothing.
-    let store = open(dir.path());
+    // An older k9 still running keeps inserting into its table; the next open moves those.
     let conn = rusqlite::Connection::open(dir.path().join(k9_store::SqliteStore::AUDIT_FILE_NAME))
         .unwrap();
+    let left: i64 = conn
+        .query_row("SELECT count(*) FROM audit_events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0, "moved rows are deleted from the old table");
+    let late = (NOW + Duration::seconds(100)).unix_timestamp_nanos() as i64;
+    conn.execute(
+        "INSERT INTO audit_events (time, request_id, access_key_id, principal, method, path, outcome, reason) VALUES (?1, 'late', NULL, NULL, 'GET', '/x', 'AuthenticationFailed', 'missing_authentication')",
+        [late],
+    )
+    .unwrap();
+
+    // Every old row is there, in order, the late one after the rest.
+    let store = open(dir.path());
     let ids: Vec<String> = conn
-        .prepare("SELECT request_id FROM audit_events ORDER BY batch, position")
+        .prepare("SELECT request_id FROM audit_log ORDER BY batch, position")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
@@ -296,14 +308,14 @@ async fn an_audit_file_of_one_row_per_event_is_moved_into_batches_on_open() {
         .unwrap();
     let expected: Vec<String> = (0..rows)
         .map(|i| format!("old-{i}"))
-        .chain(["new".to_owned()])
+        .chain(["new".to_owned(), "late".to_owned()])
         .collect();
     assert_eq!(ids, expected);
     drop(store);
 }
 
 #[tokio::test]
-async fn the_audit_events_view_shows_one_row_per_event_with_every_column() {
+async fn the_audit_log_view_shows_one_row_per_event_with_every_column() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let mut e = event("req-1", "/customer/C123456", AuditOutcome::Denied);
@@ -330,7 +342,7 @@ async fn the_audit_events_view_shows_one_row_per_event_with_every_column() {
     let rows: Vec<Row> = conn
         .prepare(
             "SELECT time, request_id, access_key_id, principal, method, path, outcome, reason
-             FROM audit_events ORDER BY batch, position",
+             FROM audit_log ORDER BY batch, position",
         )
         .unwrap()
         .query_map([], |r| {
@@ -399,4 +411,27 @@ async fn pruning_keeps_the_newer_events_of_a_batch_that_spans_the_cutoff() {
         store.prune_audit(NOW - Duration::days(90)).await.unwrap(),
         0
     );
+}
+
+#[tokio::test]
+async fn an_event_is_committed_without_a_flush() {
+    // Nothing else writes: only the wake-up sent by the first append brings the writer.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .record_audit(event("alone", "/x", AuditOutcome::Denied).as_record())
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let events = store.audit_events(10).await.unwrap();
+        if !events.is_empty() {
+            assert_eq!(events[0].request_id, "alone");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the event was not committed within 2 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

@@ -90,6 +90,7 @@ impl SqliteStore {
         let mut conn = open_writer(&db_path)?;
         schema::migrate(&mut conn)?;
         schema::attach_audit(&conn, &audit_path)?;
+        schema::move_per_event_rows(&audit_path)?;
         let cipher = SecretCipher::new(&master_key);
         check_master_key(&mut conn, &cipher)?;
         let readers = ReadPool::open(&db_path)?;
@@ -350,7 +351,7 @@ impl Store for SqliteStore {
     async fn record_audit(&self, record: AuditRecord<'_>) {
         match to_nanos(record.time) {
             Ok(time) => {
-                // Packed before the first await: the future then holds no borrowed field.
+                // Encoded (sanitized and copied) before the writer ever sees it.
                 let event = EncodedAuditEvent::encode(&record, time);
                 self.writer.record_audit(event).await
             }
@@ -535,9 +536,10 @@ impl Store for SqliteStore {
     }
 
     async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
-        // Each chunk (of batches, a few hundred events each) is one short write among the
-        // request path's; not an administrative change, so the caches stay.
-        const CHUNK: usize = 20;
+        // Each chunk (the oldest batches, about this many events in all, however many
+        // batches that takes) is one short write among the request path's; not an
+        // administrative change, so the caches stay.
+        const CHUNK: usize = 5_000;
         let mut pruned = 0u64;
         loop {
             let deleted = self

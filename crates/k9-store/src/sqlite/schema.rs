@@ -140,8 +140,9 @@ INSERT OR IGNORE INTO store_meta (key, value) VALUES ('execution_generation', 0)
 /// `log` (see [`crate::audit::BatchLog`]). One row per event cost the writer more than the
 /// rest of a request's server-side work together (a B-tree insert and eight bound values
 /// for each); one row per commit costs one insert for hundreds of events. The view
-/// `audit_events` shows one row per event, in order, for anyone reading the file with a
-/// SQLite client.
+/// `audit_log` shows one row per event, in order, for anyone reading the file with a
+/// SQLite client. (`audit_events` is the table of one row per event that earlier releases
+/// wrote; see [`move_per_event_rows`].)
 const AUDIT_BATCHES_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS audit.audit_batches (
     id         INTEGER PRIMARY KEY,
@@ -153,7 +154,7 @@ CREATE TABLE IF NOT EXISTS audit.audit_batches (
 ";
 
 const AUDIT_EVENTS_VIEW: &str = "
-CREATE VIEW IF NOT EXISTS audit.audit_events AS
+CREATE VIEW IF NOT EXISTS audit.audit_log AS
 SELECT b.id AS batch,
        e.key AS position,
        json_extract(e.value, '$[0]') AS time,
@@ -168,9 +169,9 @@ FROM audit_batches AS b, json_each(b.log) AS e;
 ";
 
 /// Attaches the audit file at `path` to the writer's connection as `audit`, in WAL mode,
-/// and creates its table and view if needed (moving the rows of an older audit file into
-/// batches). Audit commits are not fsync'd on their own (`synchronous=NORMAL`): a process
-/// crash loses none, a power cut may lose the last instants' rows.
+/// and creates its table and view if needed. Audit commits are not fsync'd on their own
+/// (`synchronous=NORMAL`): a process crash loses none, a power cut may lose the last
+/// instants' rows.
 pub(crate) fn attach_audit(conn: &Connection, path: &std::path::Path) -> Result<(), StoreError> {
     let path = path.to_str().ok_or_else(|| {
         StoreError::invalid(format!(
@@ -188,90 +189,97 @@ pub(crate) fn attach_audit(conn: &Connection, path: &std::path::Path) -> Result<
     }
     conn.pragma_update(Some("audit"), "synchronous", "NORMAL")?;
     conn.execute_batch(AUDIT_BATCHES_TABLE)?;
-    if has_per_event_table(conn)? {
-        in_immediate_transaction(conn, move_per_event_rows_into_batches)?;
-    }
     conn.execute_batch(AUDIT_EVENTS_VIEW)?;
     Ok(())
 }
 
-/// Whether the audit file still has the table of one row per event that k9 0.1 wrote
-/// (named `audit_events`, the view's name now).
-fn has_per_event_table(conn: &Connection) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare(
-            "SELECT 1 FROM audit.sqlite_master WHERE type = 'table' AND name = 'audit_events'",
-        )?
-        .exists([])?)
+/// Events moved per transaction (and per batch row) by [`move_per_event_rows`].
+const UPGRADE_CHUNK: usize = 1000;
+
+/// Moves the rows of the table of one row per event that earlier releases wrote
+/// (`audit_events`), if the audit file at `path` has one, into batches: oldest first, a
+/// chunk per transaction (each chunk's rows inserted as one batch and deleted together, so
+/// a crash or a second process doing the same never loses or repeats one).
+///
+/// Runs on a connection of its own to the audit file, so that only that file is locked,
+/// and only for one chunk at a time. The table itself stays: an older k9 still running
+/// keeps inserting into it (it cannot open the directory again, see migration 3), and
+/// whatever it adds is moved the next time a store opens the directory.
+pub(crate) fn move_per_event_rows(path: &std::path::Path) -> Result<u64, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(crate::sqlite::reads::BUSY_TIMEOUT)?;
+    let has_table = conn
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'")?
+        .exists([])?;
+    if !has_table {
+        return Ok(0);
+    }
+    let mut moved = 0u64;
+    loop {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        match move_chunk(&conn) {
+            Ok(0) => {
+                conn.execute_batch("COMMIT")?;
+                break;
+            }
+            Ok(count) => {
+                conn.execute_batch("COMMIT")?;
+                moved += count;
+                if moved % (100 * UPGRADE_CHUNK as u64) == 0 {
+                    tracing::info!(events = moved, "moving the audit log into batches");
+                }
+            }
+            Err(e) => {
+                if let Err(rollback) = conn.execute_batch("ROLLBACK") {
+                    tracing::error!(error = %rollback, "could not roll back an audit upgrade chunk");
+                }
+                return Err(e);
+            }
+        }
+    }
+    if moved > 0 {
+        tracing::info!(events = moved, "moved the audit log into batches");
+    }
+    Ok(moved)
 }
 
-/// Events per batch when moving an older audit file's rows.
-const UPGRADE_BATCH: usize = 1000;
-
-/// Moves every row of the per-event table into batches, oldest first, and drops the table.
-/// Runs once, in one transaction, so that a crash leaves either layout whole.
-fn move_per_event_rows_into_batches(conn: &Connection) -> Result<(), StoreError> {
-    // Another process may have done it while this one waited for the lock.
-    if !has_per_event_table(conn)? {
-        return Ok(());
-    }
-    let mut insert = conn.prepare(
-        "INSERT INTO audit.audit_batches (first_time, last_time, events, log) VALUES (?1, ?2, ?3, ?4)",
+/// Moves the oldest [`UPGRADE_CHUNK`] rows of `audit_events` into one batch; returns how
+/// many it moved.
+fn move_chunk(conn: &Connection) -> Result<u64, StoreError> {
+    let mut select = conn.prepare_cached(
+        "SELECT id, time, request_id, access_key_id, principal, method, path, outcome, reason
+         FROM audit_events ORDER BY id LIMIT ?1",
     )?;
-    let mut store = |log: BatchLog| -> Result<(), StoreError> {
-        let (first, last, events) = (log.first_time, log.last_time, log.events);
-        insert.execute(rusqlite::params![first, last, events, log.into_json()])?;
-        Ok(())
-    };
-    let mut select = conn.prepare(
-        "SELECT time, request_id, access_key_id, principal, method, path, outcome, reason
-         FROM audit.audit_events ORDER BY id",
-    )?;
-    let mut rows = select.query([])?;
+    let mut rows = select.query([UPGRADE_CHUNK as i64])?;
     let mut log = BatchLog::new();
-    let mut moved = 0u64;
+    let mut last_id = None;
     while let Some(row) = rows.next()? {
         let text = |i: usize| row.get::<_, String>(i);
         let optional = |i: usize| row.get::<_, Option<String>>(i);
+        last_id = Some(row.get::<_, i64>(0)?);
         log.push(
-            row.get(0)?,
-            &text(1)?,
-            optional(2)?.as_deref(),
+            row.get(1)?,
+            &text(2)?,
             optional(3)?.as_deref(),
-            &text(4)?,
+            optional(4)?.as_deref(),
             &text(5)?,
             &text(6)?,
             &text(7)?,
+            &text(8)?,
         );
-        moved += 1;
-        if log.events as usize == UPGRADE_BATCH {
-            store(std::mem::replace(&mut log, BatchLog::new()))?;
-        }
     }
-    if log.events > 0 {
-        store(log)?;
-    }
-    drop(rows);
-    conn.execute_batch("DROP TABLE audit.audit_events")?;
-    tracing::info!(events = moved, "moved the audit log into batches");
-    Ok(())
-}
-
-/// Runs `work` in a `BEGIN IMMEDIATE` transaction on `conn`, committing if it succeeds.
-fn in_immediate_transaction(
-    conn: &Connection,
-    work: impl FnOnce(&Connection) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    match work(conn) {
-        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
-        Err(e) => {
-            if let Err(rollback) = conn.execute_batch("ROLLBACK") {
-                tracing::error!(error = %rollback, "could not roll back the audit upgrade");
-            }
-            Err(e)
-        }
-    }
+    let Some(last_id) = last_id else {
+        return Ok(0);
+    };
+    let count = log.events as u64;
+    let (first, last, events) = (log.first_time, log.last_time, log.events);
+    conn.prepare_cached(
+        "INSERT INTO audit_batches (first_time, last_time, events, log) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(rusqlite::params![first, last, events, log.into_json()])?;
+    conn.prepare_cached("DELETE FROM audit_events WHERE id <= ?1")?
+        .execute([last_id])?;
+    Ok(count)
 }
 
 /// Brings the database up to the latest schema. Safe to run on every open, including

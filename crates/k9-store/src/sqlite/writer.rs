@@ -397,8 +397,9 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>, audit: &Pend
         }
         commit_batch(&mut conn, &mut batch, audit.take());
     }
-    // Events appended after the last batch was taken (their wake-up found the channel
-    // closing): nothing must be lost at shutdown.
+    // A safety net: every append is followed by a batch that takes it (its wake-up, or the
+    // commands that filled the channel), and none can happen once the store is being
+    // dropped; should one ever be left, it is committed rather than lost.
     if let Some(log) = audit.take() {
         commit_batch(&mut conn, &mut batch, Some(log));
     }

@@ -447,8 +447,8 @@ fn ensure_account_of(
     Ok(())
 }
 
-/// Deletes, among the oldest `chunk` audit batches (by insertion order), the events older
-/// than `before`; returns how many went. Batches are appended in arrival order, so the
+/// Deletes, among the oldest audit batches (by insertion order) holding about `chunk`
+/// events, the events older than `before`; returns how many went. Batches are appended in arrival order, so the
 /// old ones are at the start: this never scans the table, and a caller repeats it while
 /// any go. A batch whose events are all older goes whole; one that spans the cutoff is
 /// rewritten without its older events.
@@ -463,7 +463,10 @@ pub(crate) fn delete_audit_before(
     {
         let mut whole = conn.prepare_cached(
             "DELETE FROM audit.audit_batches
-             WHERE id IN (SELECT id FROM audit.audit_batches ORDER BY id LIMIT ?2)
+             WHERE id IN (WITH oldest AS (SELECT id, events FROM audit.audit_batches ORDER BY id LIMIT ?2)
+                          SELECT id FROM (SELECT id, sum(events) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) - events AS earlier
+                                          FROM oldest)
+                          WHERE earlier < ?2)
                AND last_time < ?1
              RETURNING events",
         )?;
@@ -475,8 +478,11 @@ pub(crate) fn delete_audit_before(
     let spanning: Vec<(i64, String)> = conn
         .prepare_cached(
             "SELECT id, log FROM audit.audit_batches
-             WHERE id IN (SELECT id FROM audit.audit_batches ORDER BY id LIMIT ?2)
-               AND first_time < ?1",
+             WHERE id IN (WITH oldest AS (SELECT id, events FROM audit.audit_batches ORDER BY id LIMIT ?2)
+                          SELECT id FROM (SELECT id, sum(events) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) - events AS earlier
+                                          FROM oldest)
+                          WHERE earlier < ?2)
+               AND first_time < ?1 AND last_time >= ?1",
         )?
         .query_map(params![before, chunk], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
@@ -508,4 +514,82 @@ pub(crate) fn delete_audit_before(
         .execute(params![id, first, last, count, kept.into_json()])?;
     }
     Ok(usize::try_from(deleted).unwrap_or(usize::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection with an audit file attached, holding `batches` batches of `size` events
+    /// each, all dated `time`.
+    fn audit_with_batches(
+        dir: &std::path::Path,
+        batches: usize,
+        size: usize,
+        time: i64,
+    ) -> Connection {
+        std::fs::create_dir_all(dir).unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        crate::sqlite::schema::attach_audit(&conn, &dir.join("audit.sqlite3")).unwrap();
+        for batch in 0..batches {
+            let mut log = BatchLog::new();
+            for event in 0..size {
+                let id = format!("{batch}-{event}");
+                log.push(time, &id, None, None, "GET", "/x", "Allowed", "");
+            }
+            insert_audit_batch(&conn, log);
+        }
+        conn
+    }
+
+    #[test]
+    fn a_pruning_chunk_is_counted_in_events_not_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = OffsetDateTime::UNIX_EPOCH + time::Duration::days(1);
+        let before = OffsetDateTime::UNIX_EPOCH + time::Duration::days(2);
+        let at = to_nanos(old).unwrap();
+
+        // Light traffic: one event per batch. A chunk of 10 events takes 10 batches.
+        let conn = audit_with_batches(&dir.path().join("light"), 30, 1, at);
+        assert_eq!(delete_audit_before(&conn, before, 10).unwrap(), 10);
+        assert_eq!(delete_audit_before(&conn, before, 10).unwrap(), 10);
+
+        // Heavy traffic: 500 events per batch. A chunk of 1,000 events takes 2 batches.
+        let heavy = dir.path().join("heavy");
+        let conn = audit_with_batches(&heavy, 5, 500, at);
+        assert_eq!(delete_audit_before(&conn, before, 1000).unwrap(), 1000);
+        // A batch larger than the chunk still goes whole: a chunk takes at least one.
+        assert_eq!(delete_audit_before(&conn, before, 10).unwrap(), 500);
+    }
+
+    #[test]
+    fn a_batch_spanning_the_cutoff_keeps_its_newer_events_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open_in_memory().unwrap();
+        crate::sqlite::schema::attach_audit(&conn, &dir.path().join("audit.sqlite3")).unwrap();
+        let day = |d: i64| to_nanos(OffsetDateTime::UNIX_EPOCH + time::Duration::days(d)).unwrap();
+        let mut log = BatchLog::new();
+        for (id, d) in [("a", 1), ("b", 10), ("c", 2), ("d", 11)] {
+            log.push(day(d), id, None, None, "GET", "/x", "Allowed", "");
+        }
+        insert_audit_batch(&conn, log);
+
+        let cutoff = OffsetDateTime::UNIX_EPOCH + time::Duration::days(5);
+        assert_eq!(delete_audit_before(&conn, cutoff, 100).unwrap(), 2);
+        let (first, last, events, log): (i64, i64, i64, String) = conn
+            .query_row(
+                "SELECT first_time, last_time, events, log FROM audit.audit_batches",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!((first, last, events), (day(10), day(11), 2));
+        let kept: Vec<String> = decode_batch(&log)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.1)
+            .collect();
+        assert_eq!(kept, ["b", "d"]);
+        assert_eq!(delete_audit_before(&conn, cutoff, 100).unwrap(), 0);
+    }
 }
