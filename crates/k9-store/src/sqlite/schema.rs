@@ -225,7 +225,7 @@ pub(crate) fn move_per_event_rows(path: &std::path::Path) -> Result<u64, StoreEr
             Ok(count) => {
                 conn.execute_batch("COMMIT")?;
                 moved += count;
-                if moved % (100 * UPGRADE_CHUNK as u64) == 0 {
+                if moved.is_multiple_of(100 * UPGRADE_CHUNK as u64) {
                     tracing::info!(events = moved, "moving the audit log into batches");
                 }
             }
