@@ -74,7 +74,7 @@ impl BatchLog {
         }
     }
 
-    /// Appends an event already sanitized (packed, or read back from a batch).
+    /// Appends an event already sanitized (read back from a batch or an older file).
     #[allow(clippy::too_many_arguments)] // the stored columns, one by one
     pub(crate) fn push(
         &mut self,
@@ -87,7 +87,6 @@ impl BatchLog {
         outcome: &str,
         reason: &str,
     ) {
-        self.json.push(if self.events == 0 { b'[' } else { b',' });
         let event = (
             time,
             request_id,
@@ -98,11 +97,10 @@ impl BatchLog {
             outcome,
             reason,
         );
+        let mut json = Vec::with_capacity(256);
         // Serializing integers, strings and nulls into a `Vec` cannot fail.
-        let _ = serde_json::to_writer(&mut self.json, &event);
-        self.first_time = self.first_time.min(time);
-        self.last_time = self.last_time.max(time);
-        self.events += 1;
+        let _ = serde_json::to_writer(&mut json, &event);
+        self.push_encoded(&EncodedAuditEvent { time, json });
     }
 
     /// Appends an event encoded by [`EncodedAuditEvent::encode`].
