@@ -424,8 +424,9 @@ async fn serve_prunes_audit_rows_older_than_the_retention_at_start() {
         let store =
             SqliteStore::open(dir.path(), MasterKey::load_or_create(dir.path()).unwrap()).unwrap();
         for (request_id, age_days) in [("stale", 200), ("fresh", 10)] {
-            store
-                .record_audit(AuditRecord {
+            k9_store::record_audit(
+                &store,
+                AuditRecord {
                     time: time::OffsetDateTime::now_utc() - time::Duration::days(age_days),
                     request_id,
                     access_key_id: None,
@@ -434,8 +435,9 @@ async fn serve_prunes_audit_rows_older_than_the_retention_at_start() {
                     path: &"/",
                     outcome: AuditOutcome::AuthenticationFailed,
                     reason: &"missing_authentication",
-                })
-                .await;
+                },
+            )
+            .await;
         }
         store.flush().await.unwrap();
     }

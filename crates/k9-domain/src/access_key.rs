@@ -3,6 +3,7 @@
 use rand::Rng;
 
 use crate::error::shown;
+use crate::inline::InlineAscii;
 use crate::IdError;
 
 const LONG_TERM_PREFIX: &str = "AKIA";
@@ -15,7 +16,7 @@ const RANDOM_LEN: usize = 16;
 /// (user) key or `ASIA` for a temporary (role session) key, then 16 of `A-Z2-7`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
 #[serde(try_from = "String")]
-pub struct AccessKeyId(String);
+pub struct AccessKeyId(InlineAscii<20>);
 
 impl AccessKeyId {
     /// Parses `AKIA` or `ASIA` followed by 16 of `A-Z2-7`.
@@ -23,10 +24,9 @@ impl AccessKeyId {
         let valid = s.len() == 20
             && (s.starts_with(LONG_TERM_PREFIX) || s.starts_with(TEMPORARY_PREFIX))
             && s.bytes().skip(4).all(is_alphabet_byte);
-        if valid {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdError::AccessKeyId(shown(s)))
+        match InlineAscii::new(s) {
+            Some(text) if valid => Ok(Self(text)),
+            _ => Err(IdError::AccessKeyId(shown(s))),
         }
     }
 
@@ -42,7 +42,7 @@ impl AccessKeyId {
 
     /// Whether this is a temporary (`ASIA…`) id, which must come with a session token.
     pub fn is_temporary(&self) -> bool {
-        self.0.starts_with(TEMPORARY_PREFIX)
+        self.as_str().starts_with(TEMPORARY_PREFIX)
     }
 
     fn generate(prefix: &str) -> Self {
@@ -52,7 +52,8 @@ impl AccessKeyId {
         id.extend(
             (0..RANDOM_LEN).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])),
         );
-        Self(id)
+        // A 4-character prefix and 16 of `ALPHABET`: 20 ASCII characters, which fit.
+        Self(InlineAscii::new(&id).expect("20 ASCII characters"))
     }
 }
 

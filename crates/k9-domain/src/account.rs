@@ -1,20 +1,20 @@
 //! `AccountId`: a 12-digit AWS account id.
 
 use crate::error::shown;
+use crate::inline::InlineAscii;
 use crate::IdError;
 
 /// An AWS account id, e.g. `123456789012`: exactly 12 digits (leading zeros kept).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
 #[serde(try_from = "String")]
-pub struct AccountId(String);
+pub struct AccountId(InlineAscii<12>);
 
 impl AccountId {
     /// Parses exactly 12 ASCII digits.
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if is_account_id(s) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdError::AccountId(shown(s)))
+        match InlineAscii::new(s) {
+            Some(text) if is_account_id(s) => Ok(Self(text)),
+            _ => Err(IdError::AccountId(shown(s))),
         }
     }
 }

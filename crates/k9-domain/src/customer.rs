@@ -1,20 +1,20 @@
 //! `CustomerId`: `C` followed by 5 or 6 digits.
 
 use crate::error::shown;
+use crate::inline::InlineAscii;
 use crate::IdError;
 
 /// A k9 customer, e.g. `C123456`: `C` followed by 5 or 6 digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
 #[serde(try_from = "String")]
-pub struct CustomerId(String);
+pub struct CustomerId(InlineAscii<7>);
 
 impl CustomerId {
     /// Parses `C` followed by 5 or 6 ASCII digits.
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        if is_customer_id(s) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(IdError::CustomerId(shown(s)))
+        match InlineAscii::new(s) {
+            Some(text) if is_customer_id(s) => Ok(Self(text)),
+            _ => Err(IdError::CustomerId(shown(s))),
         }
     }
 }

@@ -9,11 +9,14 @@ use time::{Date, Month, OffsetDateTime, UtcOffset};
 use crate::account::is_account_id;
 use crate::customer::is_customer_id;
 use crate::error::shown;
+use crate::inline::InlineAscii;
 use crate::{AccountId, CustomerId, IdError};
 
 const PREFIX: &str = "ondemand-";
 const SUFFIX_ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 const SUFFIX_LEN: usize = 4;
+/// Longest id text [`ExecutionId::generate`] can write (see there).
+const MAX_LEN: usize = 48;
 
 /// One on-demand analysis run, e.g. `ondemand-C123456-123456789012-2022-11-11_ONO2`:
 /// the customer, the account, the UTC date it was requested and 4 random characters
@@ -24,7 +27,7 @@ const SUFFIX_LEN: usize = 4;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
 #[serde(try_from = "String")]
 pub struct ExecutionId {
-    text: String,
+    text: InlineAscii<MAX_LEN>,
     customer: CustomerId,
     account: AccountId,
     date: Date,
@@ -49,7 +52,10 @@ impl ExecutionId {
             date.day()
         );
         Self {
-            text,
+            // The prefix and separators (16), the customer id (at most 7), the account id
+            // (12) and the date (at most 13, even with `time`'s large dates: a 6-digit
+            // year and a sign): at most 48 ASCII characters, which fit.
+            text: InlineAscii::new(&text).expect("at most MAX_LEN ASCII characters"),
             customer: customer.clone(),
             account: account.clone(),
             date,
@@ -64,7 +70,7 @@ impl ExecutionId {
 
     /// The canonical string form.
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.text.as_str()
     }
 
     /// The customer this execution belongs to.
@@ -115,7 +121,7 @@ fn parse_parts(s: &str) -> Option<ExecutionId> {
         return None;
     }
     Some(ExecutionId {
-        text: s.to_owned(),
+        text: InlineAscii::new(s)?,
         customer: CustomerId::parse(customer).ok()?,
         account: AccountId::parse(account).ok()?,
         date,
@@ -143,7 +149,7 @@ fn parse_date(s: &str) -> Option<Date> {
 
 impl fmt::Display for ExecutionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.text.as_str())
     }
 }
 
@@ -165,19 +171,19 @@ impl TryFrom<String> for ExecutionId {
 
 impl From<ExecutionId> for String {
     fn from(id: ExecutionId) -> String {
-        id.text
+        id.text.as_str().to_owned()
     }
 }
 
 impl AsRef<str> for ExecutionId {
     fn as_ref(&self) -> &str {
-        &self.text
+        self.text.as_str()
     }
 }
 
 impl serde::Serialize for ExecutionId {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.text)
+        serializer.serialize_str(self.text.as_str())
     }
 }
 

@@ -16,6 +16,7 @@ mod arn;
 mod customer;
 mod error;
 mod execution;
+mod inline;
 mod status;
 
 pub use access_key::AccessKeyId;
@@ -35,13 +36,13 @@ macro_rules! string_id {
         impl $ty {
             /// The canonical string form.
             pub fn as_str(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
         }
 
         impl std::fmt::Display for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(&self.0)
+                f.write_str(self.0.as_str())
             }
         }
 
@@ -63,19 +64,19 @@ macro_rules! string_id {
 
         impl From<$ty> for String {
             fn from(id: $ty) -> String {
-                id.0
+                id.0.as_str().to_owned()
             }
         }
 
         impl AsRef<str> for $ty {
             fn as_ref(&self) -> &str {
-                &self.0
+                self.0.as_str()
             }
         }
 
         impl serde::Serialize for $ty {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(&self.0)
+                serializer.serialize_str(self.0.as_str())
             }
         }
     };

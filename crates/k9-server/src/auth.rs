@@ -232,9 +232,9 @@ where
                 Err(never) => match never {},
             };
             if !caller.audited.load(Ordering::Relaxed) {
-                state
-                    .store
-                    .record_audit(AuditRecord {
+                k9_store::record_audit(
+                    &*state.store,
+                    AuditRecord {
                         time: now,
                         request_id: request_id.as_str(),
                         access_key_id: Some(caller.access_key_id().as_str()),
@@ -243,8 +243,9 @@ where
                         path: &uri.path(),
                         outcome: AuditOutcome::Authenticated,
                         reason: &"signature verified",
-                    })
-                    .await;
+                    },
+                )
+                .await;
             }
             response
         }
@@ -258,9 +259,9 @@ where
             } else {
                 tracing::debug!(%request_id, %method, %path, reason = error.reason_code(), "authentication failed");
             }
-            state
-                .store
-                .record_audit(AuditRecord {
+            k9_store::record_audit(
+                &*state.store,
+                AuditRecord {
                     time: now,
                     request_id,
                     access_key_id: access_key_id.as_deref(),
@@ -269,8 +270,9 @@ where
                     path: &path,
                     outcome: AuditOutcome::AuthenticationFailed,
                     reason: &error.reason_code(),
-                })
-                .await;
+                },
+            )
+            .await;
             ApiError::from(&error).into_response()
         }
     }
@@ -282,13 +284,20 @@ async fn verify(
     now: OffsetDateTime,
 ) -> Result<Caller, Rejection> {
     let pending = state.verifier.check(wire, SystemTime::from(now))?;
-    let claimed_key = pending.access_key_id().to_owned();
-    let unrecognized = || Rejection {
-        error: VerifyError::UnrecognizedClient,
-        access_key_id: Some(claimed_key.clone()),
+    // The claimed key is copied out only for a refusal's audit row.
+    let claimed_key = pending.access_key_id();
+    let refusal = |error| Rejection {
+        error,
+        access_key_id: Some(claimed_key.to_owned()),
     };
-    let access_key_id = AccessKeyId::parse(&claimed_key).map_err(|_| unrecognized())?;
-    let credential = match state.store.credential(&access_key_id).await {
+    let unrecognized = || refusal(VerifyError::UnrecognizedClient);
+    let access_key_id = AccessKeyId::parse(claimed_key).map_err(|_| unrecognized())?;
+    // The cache's answer when it has one: without the `async` call's allocation.
+    let looked_up = match state.store.credential_now(&access_key_id) {
+        Some(credential) => Ok(Some(credential)),
+        None => state.store.credential(&access_key_id).await,
+    };
+    let credential = match looked_up {
         Ok(Some(credential)) => credential,
         Ok(None) => return Err(unrecognized()),
         Err(error) => {
@@ -314,19 +323,13 @@ async fn verify(
                 return Err(unrecognized());
             }
             if *expires_at <= now {
-                return Err(Rejection {
-                    error: VerifyError::ExpiredToken,
-                    access_key_id: Some(claimed_key),
-                });
+                return Err(refusal(VerifyError::ExpiredToken));
             }
         }
     }
     pending
-        .verify_with_secret(credential.secret_access_key.expose().as_bytes())
-        .map_err(|error| Rejection {
-            error,
-            access_key_id: Some(claimed_key.clone()),
-        })?;
+        .check_secret(credential.secret_access_key.expose().as_bytes())
+        .map_err(refusal)?;
     Ok(Caller {
         credential,
         audited: Arc::default(),

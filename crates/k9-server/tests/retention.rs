@@ -25,12 +25,12 @@ async fn retention_task_prunes_rows_older_than_the_period() {
     let store: Arc<dyn Store> = Arc::new(
         SqliteStore::open(dir.path(), MasterKey::load_or_create(dir.path()).unwrap()).unwrap(),
     );
-    store
-        .record_audit(event("old", time::Duration::days(31)).as_record())
-        .await;
-    store
-        .record_audit(event("recent", time::Duration::days(29)).as_record())
-        .await;
+    k9_store::record_audit(&*store, event("old", time::Duration::days(31)).as_record()).await;
+    k9_store::record_audit(
+        &*store,
+        event("recent", time::Duration::days(29)).as_record(),
+    )
+    .await;
     store.flush().await.unwrap();
 
     let task = tokio::spawn(k9_server::retention::prune_audit_log(
@@ -54,9 +54,11 @@ async fn retention_task_prunes_rows_older_than_the_period() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Rows recorded later are pruned by a later pass.
-    store
-        .record_audit(event("old-too", time::Duration::days(40)).as_record())
-        .await;
+    k9_store::record_audit(
+        &*store,
+        event("old-too", time::Duration::days(40)).as_record(),
+    )
+    .await;
     store.flush().await.unwrap();
     loop {
         let count = store.audit_events(10).await.unwrap().len();

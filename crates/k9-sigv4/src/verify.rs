@@ -152,7 +152,7 @@ impl Verifier {
         let now = OffsetDateTime::from(now);
         check_time_window(&parsed, signed_at, now, self.config.clock_skew)?;
 
-        let scope = self.check_scope(&parsed, amz_date.day())?;
+        self.check_scope(&parsed, amz_date.day())?;
 
         let payload_hash = match parsed.content_sha256.map(std::str::from_utf8) {
             Some(Ok(UNSIGNED_PAYLOAD))
@@ -178,16 +178,14 @@ impl Verifier {
             amz_date,
             signed_at,
             now,
-            scope,
             payload_hash,
         })
     }
 
-    fn check_scope(
-        &self,
-        parsed: &ParsedAuth<'_>,
-        request_day: &str,
-    ) -> Result<SignedScope, VerifyError> {
+    /// Checks the credential scope against the request's day and the verifier's region and
+    /// service: a scope that passes is exactly those three (see
+    /// [`PendingVerification::scope`]).
+    fn check_scope(&self, parsed: &ParsedAuth<'_>, request_day: &str) -> Result<(), VerifyError> {
         let mut parts = text::split(&parsed.credential, b'/');
         let (Some(_key), Some(date), Some(region), Some(service), Some(terminator), None) = (
             parts.next(),
@@ -232,11 +230,7 @@ impl Verifier {
                 ),
             });
         }
-        Ok(SignedScope {
-            date: date.to_owned(),
-            region: region.to_owned(),
-            service: service.to_owned(),
-        })
+        Ok(())
     }
 }
 
@@ -389,7 +383,6 @@ pub struct PendingVerification<'v, 'r> {
     amz_date: AmzDate,
     signed_at: OffsetDateTime,
     now: OffsetDateTime,
-    scope: SignedScope,
     payload_hash: PayloadHash,
 }
 
@@ -397,7 +390,7 @@ impl std::fmt::Debug for PendingVerification<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PendingVerification")
             .field("access_key_id", &self.access_key_id())
-            .field("scope", &self.scope)
+            .field("scope", &self.scope())
             .finish_non_exhaustive()
     }
 }
@@ -419,10 +412,36 @@ impl PendingVerification<'_, '_> {
         self.parsed.mechanism
     }
 
+    /// The scope the request was signed for: its checks passed, so it is the request's
+    /// day and the verifier's region and service.
+    pub fn scope(&self) -> SignedScope {
+        SignedScope {
+            date: self.amz_date.day().to_owned(),
+            region: self.verifier.config.region.clone(),
+            service: self.verifier.config.service.clone(),
+        }
+    }
+
+    /// Computes the signature with `secret` and compares it, in constant time, with the one
+    /// sent; on success, what was verified. See [`PendingVerification::check_secret`].
+    pub fn verify_with_secret(self, secret: &[u8]) -> Result<VerifiedRequest, VerifyError> {
+        self.check_secret(secret)?;
+        Ok(VerifiedRequest {
+            access_key_id: self.access_key_id().to_owned(),
+            session_token: self.parsed.session_token.as_deref().map(str::to_owned),
+            scope: self.scope(),
+            mechanism: self.parsed.mechanism,
+            signed_at: self.signed_at,
+            verified_at: self.now,
+        })
+    }
+
     /// Computes the signature with `secret` and compares it, in constant time, with the one
     /// sent. Presigned requests are also accepted when signed over `UNSIGNED-PAYLOAD` (as
     /// botocore's `SigV4QueryAuth` does) or with the session token added after signing.
-    pub fn verify_with_secret(self, secret: &[u8]) -> Result<VerifiedRequest, VerifyError> {
+    /// Copies nothing out of the request: for a caller that already knows what it needs
+    /// (the server, which has the key's credential).
+    pub fn check_secret(&self, secret: &[u8]) -> Result<(), VerifyError> {
         let config = &self.verifier.config;
         let credential = &self.parsed.credential;
         // `credential` ends in "/aws4_request" (checked in `check_scope`); the rest keys the cache.
@@ -430,9 +449,9 @@ impl PendingVerification<'_, '_> {
         let keyed_mac = self.verifier.keys.get_or_derive(
             scope_key,
             secret,
-            &self.scope.date,
-            &self.scope.region,
-            &self.scope.service,
+            self.amz_date.day(),
+            &config.region,
+            &config.service,
         );
         let credential_scope = text::split_once(credential, b'/').map_or(&**credential, |(_, s)| s);
         let uri = canonical_uri_cow(self.request.path, config.settings);
@@ -487,14 +506,7 @@ impl PendingVerification<'_, '_> {
             );
             let expected = hex32(&hmac_sha256_parts(keyed_mac.clone(), &parts));
             if constant_time_eq(&expected, self.parsed.signature.as_bytes()) {
-                return Ok(VerifiedRequest {
-                    access_key_id: self.access_key_id().to_owned(),
-                    session_token: self.parsed.session_token.as_deref().map(str::to_owned),
-                    scope: self.scope,
-                    mechanism: self.parsed.mechanism,
-                    signed_at: self.signed_at,
-                    verified_at: self.now,
-                });
+                return Ok(());
             }
         }
 

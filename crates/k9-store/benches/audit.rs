@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
             |events| {
                 runtime.block_on(async {
                     for event in events {
-                        store.record_audit(event.as_record()).await;
+                        k9_store::record_audit(&store, event.as_record()).await;
                     }
                     store.flush().await.expect("flush");
                 })

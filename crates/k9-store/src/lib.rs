@@ -38,4 +38,6 @@ pub use model::{
 };
 pub use secret::{MasterKey, SecretString};
 pub use sqlite::SqliteStore;
-pub use store::{Store, MAX_PAGE_SIZE, MAX_SESSION_DURATION, MIN_SESSION_DURATION};
+pub use store::{
+    record_audit, AuditQueue, Store, MAX_PAGE_SIZE, MAX_SESSION_DURATION, MIN_SESSION_DURATION,
+};

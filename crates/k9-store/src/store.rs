@@ -18,6 +18,27 @@ pub const MIN_SESSION_DURATION: Duration = Duration::seconds(900);
 /// Longest session [`Store::create_session`] issues (12 hours, as STS).
 pub const MAX_SESSION_DURATION: Duration = Duration::seconds(43_200);
 
+/// What [`Store::record_audit`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "a backlogged audit log asks the caller to await `Store::flush` before going on"]
+pub enum AuditQueue {
+    /// The event is queued.
+    Queued,
+    /// The event is queued, behind more than the writer should have waiting: await
+    /// [`Store::flush`] before sending more.
+    Backlogged,
+}
+
+/// Records `record` and, when the audit log is backlogged, waits for the writer to catch
+/// up (a failure to is logged: the event itself is queued either way).
+pub async fn record_audit(store: &dyn Store, record: AuditRecord<'_>) {
+    if store.record_audit(record) == AuditQueue::Backlogged {
+        if let Err(e) = store.flush().await {
+            tracing::warn!(error = %e, "waiting for audit events to be written failed");
+        }
+    }
+}
+
 /// k9's storage. Handlers and the admin CLI use it as `Arc<dyn Store>`; the embedded
 /// backend is [`crate::SqliteStore`].
 ///
@@ -34,6 +55,15 @@ pub trait Store: Send + Sync {
     /// ARN out of it for every request would cost more than the lookup.
     async fn credential(&self, id: &AccessKeyId) -> Result<Option<Arc<Credential>>, StoreError>;
 
+    /// What [`Store::credential`] would answer, if the backend has it at hand (a cache)
+    /// without waiting; `None` means "ask [`Store::credential`]". The request path asks
+    /// this first: an `async` call through `dyn Store` costs an allocation and a copy of
+    /// its state, however quick its answer.
+    fn credential_now(&self, id: &AccessKeyId) -> Option<Arc<Credential>> {
+        let _ = id;
+        None
+    }
+
     /// Notes that `id` authenticated a request at `at`. Fire-and-forget and best effort:
     /// at most one stamp per key and second reaches the database, batched with other
     /// writes; it never fails or delays the request (when the writer is far behind, a
@@ -49,6 +79,18 @@ pub trait Store: Send + Sync {
         customer: &CustomerId,
         account: &AccountId,
     ) -> Result<bool, StoreError>;
+
+    /// What [`Store::is_authorized`] would answer, if the backend has it at hand without
+    /// waiting (see [`Store::credential_now`]).
+    fn is_authorized_now(
+        &self,
+        caller: &PrincipalArn,
+        customer: &CustomerId,
+        account: &AccountId,
+    ) -> Option<bool> {
+        let _ = (caller, customer, account);
+        None
+    }
 
     /// Queues an execution for `customer` and `account`, or returns the one already
     /// queued for them ([`EnqueueOutcome::Coalesced`]). Returns only once the execution
@@ -69,6 +111,18 @@ pub trait Store: Send + Sync {
         account: &AccountId,
         id: &ExecutionId,
     ) -> Result<Option<Arc<Execution>>, StoreError>;
+
+    /// The execution [`Store::execution`] would return, if the backend has it at hand
+    /// without waiting (see [`Store::credential_now`]).
+    fn execution_now(
+        &self,
+        customer: &CustomerId,
+        account: &AccountId,
+        id: &ExecutionId,
+    ) -> Option<Arc<Execution>> {
+        let _ = (customer, account, id);
+        None
+    }
 
     /// Executions of `customer` and `account`, newest first, `limit` (1 to
     /// [`MAX_PAGE_SIZE`]) at a time. Pass the previous page's `next_token` to continue;
@@ -93,10 +147,12 @@ pub trait Store: Send + Sync {
         error: Option<&str>,
     ) -> Result<Execution, StoreError>;
 
-    /// Records an audit event. Batched: does not wait for its commit, unless many events
-    /// are already waiting for the writer (back-pressure). Values that look like
+    /// Records an audit event. Batched: never waits for its commit. When many events are
+    /// already waiting for the writer, says so ([`AuditQueue::Backlogged`]): the caller
+    /// then awaits [`Store::flush`] before going on (back-pressure; see
+    /// [`record_audit`](crate::record_audit), which does both). Values that look like
     /// signatures, tokens or secrets are redacted before storing.
-    async fn record_audit(&self, record: AuditRecord<'_>);
+    fn record_audit(&self, record: AuditRecord<'_>) -> AuditQueue;
 
     /// Commits every write submitted before this call, including pending audit events
     /// and key-use updates. Used at shutdown and in tests.

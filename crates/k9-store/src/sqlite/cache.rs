@@ -206,9 +206,24 @@ impl ReadCache {
             .put(credential.access_key_id.to_string(), generation, credential);
     }
 
-    /// The cached decision under `key` (see [`authorization_key`]), if still valid.
-    pub(crate) fn authorization(&self, key: &str) -> Option<bool> {
-        self.authorizations.get(key, self.admin_generation())
+    /// The cached decision for `caller` on `customer`'s `account`, if still valid.
+    pub(crate) fn authorization(
+        &self,
+        caller: &impl std::fmt::Display,
+        customer: &str,
+        account: &str,
+    ) -> Option<bool> {
+        let generation = self.admin_generation();
+        // The key is built on the stack: this runs on every authorized request, and a
+        // heap key would cost an allocation just to be looked up.
+        let mut key = StackText::<256>::new();
+        match write_authorization_key(&mut key, caller, customer, account) {
+            Ok(()) => self.authorizations.get(key.as_str(), generation),
+            Err(_) => self.authorizations.get(
+                authorization_key(caller, customer, account).as_str(),
+                generation,
+            ),
+        }
     }
 
     /// Caches a decision, read under admin generation `generation`.
@@ -236,16 +251,52 @@ pub(crate) fn authorization_key(
     customer: &str,
     account: &str,
 ) -> String {
-    use std::fmt::Write as _;
     // Sized for a typical ARN, so that building the key allocates once.
     let mut key = String::with_capacity(customer.len() + account.len() + 2 + 96);
-    key.push_str(customer);
-    key.push('/');
-    key.push_str(account);
-    key.push('/');
     // Writing to a `String` cannot fail.
-    let _ = write!(key, "{caller}");
+    let _ = write_authorization_key(&mut key, caller, customer, account);
     key
+}
+
+fn write_authorization_key(
+    key: &mut impl std::fmt::Write,
+    caller: &impl std::fmt::Display,
+    customer: &str,
+    account: &str,
+) -> std::fmt::Result {
+    write!(key, "{customer}/{account}/{caller}")
+}
+
+/// Text written into a fixed buffer: a write that does not fit fails and leaves the text
+/// as it was.
+struct StackText<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> StackText<N> {
+    fn new() -> Self {
+        Self {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever appended (see `write_str`), so the bytes are UTF-8;
+        // the empty fallback is unreachable.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> std::fmt::Write for StackText<N> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let end = self.len + text.len();
+        let room = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        room.copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -262,15 +313,19 @@ mod tests {
         let cache = ReadCache::new(ZERO);
         let generation = cache.admin_generation();
         cache.invalidate_admin();
-        cache.put_authorization("k".into(), generation, true);
-        assert_eq!(cache.authorization("k"), None);
+        cache.put_authorization(authorization_key(&"arn", "C1", "1"), generation, true);
+        assert_eq!(cache.authorization(&"arn", "C1", "1"), None);
     }
 
     #[test]
     fn entry_read_under_the_current_generation_is_served() {
         let cache = ReadCache::new(ZERO);
-        cache.put_authorization("k".into(), cache.admin_generation(), false);
-        assert_eq!(cache.authorization("k"), Some(false));
+        cache.put_authorization(
+            authorization_key(&"arn", "C1", "1"),
+            cache.admin_generation(),
+            false,
+        );
+        assert_eq!(cache.authorization(&"arn", "C1", "1"), Some(false));
     }
 
     #[test]
@@ -279,28 +334,61 @@ mod tests {
             admin: 7,
             executions: 3,
         });
-        cache.put_authorization("k".into(), cache.admin_generation(), true);
+        cache.put_authorization(
+            authorization_key(&"arn", "C1", "1"),
+            cache.admin_generation(),
+            true,
+        );
         let (admin, execution) = (cache.admin_generation(), cache.execution_generation());
         cache.saw_db_counters(DbCounters {
             admin: 7,
             executions: 3,
         });
-        assert_eq!(cache.authorization("k"), Some(true));
+        assert_eq!(cache.authorization(&"arn", "C1", "1"), Some(true));
         assert_eq!(cache.execution_generation(), execution);
 
         cache.saw_db_counters(DbCounters {
             admin: 7,
             executions: 4,
         });
-        assert_eq!(cache.authorization("k"), Some(true));
+        assert_eq!(cache.authorization(&"arn", "C1", "1"), Some(true));
         assert_ne!(cache.execution_generation(), execution);
 
         cache.saw_db_counters(DbCounters {
             admin: 8,
             executions: 4,
         });
-        assert_eq!(cache.authorization("k"), None);
+        assert_eq!(cache.authorization(&"arn", "C1", "1"), None);
         assert_ne!(cache.admin_generation(), admin);
+    }
+
+    #[test]
+    fn authorization_keys_too_long_for_the_stack_are_looked_up_too() {
+        let cache = ReadCache::new(ZERO);
+        let long_arn = format!("arn:aws:iam::123456789012:user/{}", "p/".repeat(300));
+        let key = authorization_key(&long_arn, "C123456", "123456789012");
+        assert!(key.len() > 256);
+        cache.put_authorization(key, cache.admin_generation(), true);
+        assert_eq!(
+            cache.authorization(&long_arn, "C123456", "123456789012"),
+            Some(true)
+        );
+        assert_eq!(
+            cache.authorization(&long_arn, "C123456", "210987654321"),
+            None
+        );
+    }
+
+    #[test]
+    fn stack_text_refuses_what_does_not_fit_and_keeps_what_did() {
+        use std::fmt::Write as _;
+        let mut text = StackText::<8>::new();
+        assert!(text.write_str("abcd").is_ok());
+        assert!(text.write_str("é€xyz").is_err());
+        assert_eq!(text.as_str(), "abcd");
+        assert!(text.write_str("é€").is_err());
+        assert!(text.write_str("é").is_ok());
+        assert_eq!(text.as_str(), "abcdé");
     }
 
     #[test]

@@ -33,9 +33,9 @@ use crate::crypto::SecretCipher;
 use crate::secret::create_data_dir;
 use crate::store::{MAX_PAGE_SIZE, MAX_SESSION_DURATION, MIN_SESSION_DURATION};
 use crate::{
-    random, AccessKey, AccessKeyInfo, AssumedRoleUser, AuditEvent, AuditRecord, Credential,
-    CustomerInfo, EnqueueOutcome, Execution, ExecutionPage, KeyStatus, MasterKey, NewAccessKey,
-    NewSession, SessionCredentials, Store, StoreError,
+    random, AccessKey, AccessKeyInfo, AssumedRoleUser, AuditEvent, AuditQueue, AuditRecord,
+    Credential, CustomerInfo, EnqueueOutcome, Execution, ExecutionPage, KeyStatus, MasterKey,
+    NewAccessKey, NewSession, SessionCredentials, Store, StoreError,
 };
 use cache::{authorization_key, ReadCache};
 use codec::{to_nanos, whole_seconds_utc};
@@ -230,8 +230,7 @@ fn check_master_key(conn: &mut Connection, cipher: &SecretCipher) -> Result<(), 
 #[async_trait]
 impl Store for SqliteStore {
     async fn credential(&self, id: &AccessKeyId) -> Result<Option<Arc<Credential>>, StoreError> {
-        self.refresh_cache();
-        if let Some(credential) = self.cache.credential(id.as_str()) {
+        if let Some(credential) = self.credential_now(id) {
             return Ok(Some(credential));
         }
         let generation = self.cache.admin_generation();
@@ -243,6 +242,11 @@ impl Store for SqliteStore {
             self.cache.put_credential(generation, credential.clone());
         }
         Ok(credential)
+    }
+
+    fn credential_now(&self, id: &AccessKeyId) -> Option<Arc<Credential>> {
+        self.refresh_cache();
+        self.cache.credential(id.as_str())
     }
 
     fn record_key_use(&self, id: &AccessKeyId, at: OffsetDateTime) {
@@ -258,17 +262,27 @@ impl Store for SqliteStore {
         customer: &CustomerId,
         account: &AccountId,
     ) -> Result<bool, StoreError> {
-        self.refresh_cache();
-        let key = authorization_key(caller, customer.as_str(), account.as_str());
-        if let Some(allowed) = self.cache.authorization(&key) {
+        if let Some(allowed) = self.is_authorized_now(caller, customer, account) {
             return Ok(allowed);
         }
+        let key = authorization_key(caller, customer.as_str(), account.as_str());
         let generation = self.cache.admin_generation();
         let allowed = self
             .readers
             .with(|conn| reads::is_authorized(conn, caller, customer, account))?;
         self.cache.put_authorization(key, generation, allowed);
         Ok(allowed)
+    }
+
+    fn is_authorized_now(
+        &self,
+        caller: &PrincipalArn,
+        customer: &CustomerId,
+        account: &AccountId,
+    ) -> Option<bool> {
+        self.refresh_cache();
+        self.cache
+            .authorization(caller, customer.as_str(), account.as_str())
     }
 
     async fn enqueue_execution(
@@ -297,8 +311,7 @@ impl Store for SqliteStore {
         if !id.belongs_to(customer, account) {
             return Ok(None);
         }
-        self.refresh_cache();
-        if let Some(execution) = self.cache.execution(id.as_str()) {
+        if let Some(execution) = self.execution_now(customer, account, id) {
             return Ok(Some(execution));
         }
         let generation = self.cache.execution_generation();
@@ -310,6 +323,20 @@ impl Store for SqliteStore {
             self.cache.put_execution(generation, execution.clone());
         }
         Ok(execution)
+    }
+
+    fn execution_now(
+        &self,
+        customer: &CustomerId,
+        account: &AccountId,
+        id: &ExecutionId,
+    ) -> Option<Arc<Execution>> {
+        // The id names its customer and account; a mismatch cannot be theirs.
+        if !id.belongs_to(customer, account) {
+            return None;
+        }
+        self.refresh_cache();
+        self.cache.execution(id.as_str())
     }
 
     async fn list_executions(
@@ -348,15 +375,16 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn record_audit(&self, record: AuditRecord<'_>) {
+    fn record_audit(&self, record: AuditRecord<'_>) -> AuditQueue {
         match to_nanos(record.time) {
             Ok(time) => {
                 // Encoded (sanitized and copied) before the writer ever sees it.
                 let event = EncodedAuditEvent::encode(&record, time);
-                self.writer.record_audit(event).await
+                self.writer.record_audit(event)
             }
             Err(e) => {
-                tracing::error!(error = %e, request_id = %record.request_id, "audit event not recorded")
+                tracing::error!(error = %e, request_id = %record.request_id, "audit event not recorded");
+                AuditQueue::Queued
             }
         }
     }

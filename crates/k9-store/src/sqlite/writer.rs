@@ -21,21 +21,29 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::{BatchLog, EncodedAuditEvent};
 use crate::sqlite::writes;
-use crate::StoreError;
+use crate::{AuditQueue, StoreError};
 
 /// Most commands in one transaction.
 const MAX_BATCH: usize = 512;
-/// A batch nobody waits on, smaller than this, waits [`LINGER`] for company.
+/// A batch nobody waits on, smaller than this, waits up to [`LINGER`] for company.
 const LINGER_BELOW: usize = 128;
-/// How long a fire-and-forget batch waits for more commands (an awaited write arriving
-/// meanwhile waits at most this long too).
-const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+/// How long a fire-and-forget batch (audit events, key-use stamps) waits for more: each
+/// commit rewrites the audit table's last page and the WAL's index whatever it holds, so
+/// fewer, larger commits cost the writer (and the request threads that wake it) less.
+/// It is also the most of a stream of audit events a crash of the process can lose.
+const LINGER: Duration = Duration::from_millis(10);
+/// The linger is cut into steps this long; an awaited write arriving meanwhile ends it at
+/// the next step, so it waits at most this long for the batch it joins.
+const LINGER_STEP: Duration = Duration::from_millis(1);
+/// Audit events that end a linger early: a batch row this size is already cheap per event.
+const LINGER_AUDIT_BYTES: usize = 512 << 10;
 /// Commands that may wait for the writer before senders wait for room (back-pressure
 /// instead of unbounded memory).
 const CHANNEL_CAPACITY: usize = 16_384;
@@ -59,6 +67,15 @@ impl PendingAudit {
         let was_empty = log.is_empty();
         log.push_encoded(event);
         (was_empty, log.len_bytes())
+    }
+
+    /// Bytes waiting.
+    fn len_bytes(&self) -> usize {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, BatchLog::len_bytes)
     }
 
     /// Everything appended so far, leaving the buffer empty.
@@ -254,12 +271,12 @@ impl Writer {
         }
     }
 
-    /// Queues an audit event; does not wait for it to be committed (only, when many events
-    /// are already waiting, for the writer to catch up).
-    pub(crate) async fn record_audit(&self, event: EncodedAuditEvent) {
+    /// Queues an audit event; never waits. Says whether more events wait for the writer
+    /// than they should (the caller then waits for a flush).
+    pub(crate) fn record_audit(&self, event: EncodedAuditEvent) -> AuditQueue {
         let Some(sender) = &self.sender else {
             tracing::error!("audit event not recorded: the store is closed");
-            return;
+            return AuditQueue::Queued;
         };
         let (was_empty, pending_bytes) = self.audit.push(&event);
         if was_empty {
@@ -273,9 +290,9 @@ impl Writer {
             }
         }
         if pending_bytes > MAX_PENDING_AUDIT_BYTES {
-            if let Err(e) = self.flush().await {
-                tracing::warn!(error = %e, "waiting for audit events to be written failed");
-            }
+            AuditQueue::Backlogged
+        } else {
+            AuditQueue::Queued
         }
     }
 
@@ -358,14 +375,24 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>, audit: &Pend
         }
         let awaited = |batch: &[Command]| batch.iter().any(Command::is_awaited);
         // Nobody waits on a small batch of audit rows and key-use stamps: let more gather
-        // for a moment, so a stream of requests costs one commit per few hundred rows
-        // rather than one per handful.
+        // for a moment, so a stream of requests costs one commit per thousand or so rows
+        // rather than one per handful; a write someone waits on ends the wait.
         if batch.len() < LINGER_BELOW && !awaited(&batch) {
-            std::thread::sleep(LINGER);
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(command) => batch.push(command),
-                    Err(_) => break,
+            let until = Instant::now() + LINGER;
+            loop {
+                std::thread::sleep(LINGER_STEP);
+                while batch.len() < MAX_BATCH {
+                    match receiver.try_recv() {
+                        Ok(command) => batch.push(command),
+                        Err(_) => break,
+                    }
+                }
+                if batch.len() >= LINGER_BELOW
+                    || awaited(&batch)
+                    || audit.len_bytes() >= LINGER_AUDIT_BYTES
+                    || Instant::now() >= until
+                {
+                    break;
                 }
             }
         }
