@@ -52,9 +52,10 @@ impl ExecutionId {
             date.day()
         );
         Self {
-            // The prefix and separators (16), the customer id (at most 7), the account id
-            // (12) and the date (at most 13, even with `time`'s large dates: a 6-digit
-            // year and a sign): at most 48 ASCII characters, which fit.
+            // The prefix, the three separators and the 4-character suffix (16), the
+            // customer id (at most 7), the account id (12) and the date (at most 13, even
+            // with `time`'s large dates: a 6-digit year and a sign): at most 48 ASCII
+            // characters, which fit.
             text: InlineAscii::new(&text).expect("at most MAX_LEN ASCII characters"),
             customer: customer.clone(),
             account: account.clone(),
@@ -222,6 +223,18 @@ mod tests {
         assert!(id.belongs_to(&customer(), &account()));
         assert!(!id.belongs_to(&CustomerId::parse("C123457").unwrap(), &account()));
         assert!(!id.belongs_to(&customer(), &AccountId::parse("123456789013").unwrap()));
+    }
+
+    #[test]
+    fn ids_are_generated_for_any_date_time_can_hold() {
+        // The earliest and latest dates write the longest dates (a sign, more than four
+        // year digits when `time` has large dates): they must still fit the inline text.
+        for date in [Date::MIN, Date::MAX] {
+            let now = date.midnight().assume_utc();
+            let id = ExecutionId::generate(&customer(), &account(), now);
+            assert!(id.as_str().starts_with("ondemand-C123456-123456789012-"));
+            assert_eq!(id.date(), date);
+        }
     }
 
     #[test]

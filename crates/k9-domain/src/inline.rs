@@ -15,7 +15,7 @@ pub(crate) struct InlineAscii<const N: usize> {
 impl<const N: usize> InlineAscii<N> {
     /// `text`, if it is ASCII and fits.
     pub(crate) fn new(text: &str) -> Option<Self> {
-        if !text.is_ascii() || text.len() > N {
+        if text.len() > N || !text.is_ascii() {
             return None;
         }
         let len = u8::try_from(text.len()).ok()?;
@@ -28,14 +28,20 @@ impl<const N: usize> InlineAscii<N> {
 
     pub(crate) fn as_str(&self) -> &str {
         // ASCII by construction, hence UTF-8: the empty fallback is unreachable.
-        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+        std::str::from_utf8(self.text_bytes()).unwrap_or_default()
+    }
+
+    /// The text's bytes.
+    fn text_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
     }
 }
 
-// Compared, hashed and shown as the text it holds, as the `String` it replaces was.
+// Compared, ordered and hashed as the text it holds, as the `String` it replaces was; on
+// the bytes, as `str` does, without checking them for UTF-8 again.
 impl<const N: usize> PartialEq for InlineAscii<N> {
     fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
+        self.text_bytes() == other.text_bytes()
     }
 }
 
@@ -49,13 +55,15 @@ impl<const N: usize> PartialOrd for InlineAscii<N> {
 
 impl<const N: usize> Ord for InlineAscii<N> {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.as_str().cmp(other.as_str())
+        self.text_bytes().cmp(other.text_bytes())
     }
 }
 
 impl<const N: usize> Hash for InlineAscii<N> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state);
+        // What `str`'s `Hash` writes.
+        state.write(self.text_bytes());
+        state.write_u8(0xff);
     }
 }
 
@@ -92,5 +100,13 @@ mod tests {
         assert_eq!(text("ab"), text("ab"));
         assert_ne!(text("ab"), text("ab\0"));
         assert_eq!(format!("{:?}", text("ab")), "\"ab\"");
+    }
+
+    #[test]
+    fn hashes_as_its_text() {
+        use std::hash::BuildHasher;
+        let hasher = std::collections::hash_map::RandomState::new();
+        let text = InlineAscii::<8>::new("C123456").expect("fits");
+        assert_eq!(hasher.hash_one(text), hasher.hash_one("C123456"));
     }
 }

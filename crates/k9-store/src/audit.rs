@@ -189,7 +189,12 @@ impl EncodedAuditEvent {
 /// Appends `text` as a JSON string. Audit texts rarely hold anything JSON must escape, so
 /// those are copied as they are; the rest go through serde_json.
 fn push_json_string(json: &mut Vec<u8>, text: &str) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    // A fold rather than `all`: without the early exit the check is vectorised, and it
+    // runs over every byte of every event.
+    let needs_escape = text.bytes().fold(false, |found, b| {
+        found | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !needs_escape {
         json.push(b'"');
         json.extend_from_slice(text.as_bytes());
         json.push(b'"');
@@ -228,7 +233,11 @@ fn redacted(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
     // Only a value after `name=` or `name:` is ever redacted: most paths and reasons have
     // neither, and need no scan.
-    if !bytes.iter().any(|&b| b == b'=' || b == b':') {
+    // (A fold, vectorised, as in `push_json_string`.)
+    if !bytes
+        .iter()
+        .fold(false, |found, &b| found | (b == b'=') | (b == b':'))
+    {
         return Cow::Borrowed(text);
     }
     let is_name_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';

@@ -2,8 +2,10 @@
 //! [`SqliteStore`], the embedded backend.
 //!
 //! # What lives where
-//! - [`Store`] (`store.rs`): every operation k9 needs, async and object-safe
-//!   (`Arc<dyn Store>`), so a PostgreSQL backend can be added without touching handlers.
+//! - [`Store`] (`store.rs`): every operation k9 needs, object-safe (`Arc<dyn Store>`), so
+//!   a PostgreSQL backend can be added without touching handlers. Async, but for what
+//!   never waits: recording an audit event or a key use, and the `*_now` answers a
+//!   backend can give from memory.
 //! - The values it exchanges (`model.rs`): [`Credential`], [`Execution`], [`AuditEvent`],
 //!   and the admin results shaped like the AWS CLI prints them ([`NewAccessKey`],
 //!   [`NewSession`]).

@@ -672,4 +672,61 @@ mod tests {
         store.flush().await.unwrap();
         assert_eq!(read(&store, &cached).await.status, ExecutionStatus::Running);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_backlogged_audit_log_says_so_and_its_events_are_all_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(
+            SqliteStore::open(dir.path(), MasterKey::load_or_create(dir.path()).unwrap()).unwrap(),
+        );
+        // Hold the writer inside a batch: nothing leaves the audit buffer meanwhile.
+        let (started, writer_busy) = tokio::sync::oneshot::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let held = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .writer
+                    .submit(move |_conn| {
+                        let _ = started.send(());
+                        let _ = released.recv();
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        writer_busy.await.unwrap();
+
+        // Events of about 3 KiB: 4,000 of them are more than the 8 MiB allowed to wait.
+        let (path, reason) = ("p".repeat(2048), "r".repeat(1024));
+        let record = |request_id| AuditRecord {
+            time: NOW,
+            request_id,
+            access_key_id: None,
+            principal: None,
+            method: "GET",
+            path: &path,
+            outcome: crate::AuditOutcome::Denied,
+            reason: &reason,
+        };
+        let request_ids: Vec<String> = (0..4000).map(|i| format!("r-{i}")).collect();
+        let answers: Vec<AuditQueue> = request_ids
+            .iter()
+            .map(|id| store.record_audit(record(id)))
+            .collect();
+        assert_eq!(answers[0], AuditQueue::Queued);
+        assert_eq!(answers[3999], AuditQueue::Backlogged);
+
+        // The helper waits out the backlog, which commits once the writer is free.
+        release.send(()).unwrap();
+        crate::record_audit(&*store, record("last")).await;
+        held.await.unwrap().unwrap();
+        let conn = Connection::open(&store.audit_path).unwrap();
+        let committed: i64 = conn
+            .query_row("SELECT sum(events) FROM audit_batches", [], |row| {
+                row.get(0)
+            })
+            .unwrap();
+        assert_eq!(committed, 4001);
+    }
 }

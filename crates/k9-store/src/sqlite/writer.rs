@@ -37,7 +37,8 @@ const LINGER_BELOW: usize = 128;
 /// How long a fire-and-forget batch (audit events, key-use stamps) waits for more: each
 /// commit rewrites the audit table's last page and the WAL's index whatever it holds, so
 /// fewer, larger commits cost the writer (and the request threads that wake it) less.
-/// It is also the most of a stream of audit events a crash of the process can lose.
+/// A crash of the process loses the events still in memory: up to a linger's worth, and
+/// whatever arrived while the writer was busy with the batch before.
 const LINGER: Duration = Duration::from_millis(10);
 /// The linger is cut into steps this long; an awaited write arriving meanwhile ends it at
 /// the next step, so it waits at most this long for the batch it joins.
@@ -47,8 +48,9 @@ const LINGER_AUDIT_BYTES: usize = 512 << 10;
 /// Commands that may wait for the writer before senders wait for room (back-pressure
 /// instead of unbounded memory).
 const CHANNEL_CAPACITY: usize = 16_384;
-/// Bytes of audit events that may wait for the writer; an event that finds more waits for
-/// the next commit (back-pressure, as for commands).
+/// Bytes of audit events that may wait for the writer; an event that finds more is queued
+/// and answered [`AuditQueue::Backlogged`], and its caller waits for a flush
+/// (back-pressure, as for commands).
 const MAX_PENDING_AUDIT_BYTES: usize = 8 << 20;
 
 /// Audit events waiting for the writer's next commit, as the JSON of one batch row.
@@ -387,11 +389,7 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>, audit: &Pend
                         Err(_) => break,
                     }
                 }
-                if batch.len() >= LINGER_BELOW
-                    || awaited(&batch)
-                    || audit.len_bytes() >= LINGER_AUDIT_BYTES
-                    || Instant::now() >= until
-                {
+                if linger_ends(&batch, audit.len_bytes(), Instant::now(), until) {
                     break;
                 }
             }
@@ -431,6 +429,15 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>, audit: &Pend
         commit_batch(&mut conn, &mut batch, Some(log));
     }
     tracing::debug!("store writer stopped");
+}
+
+/// Whether a fire-and-forget batch stops waiting for company: someone now waits on it, it
+/// is large enough, or its time is up.
+fn linger_ends(batch: &[Command], audit_bytes: usize, now: Instant, until: Instant) -> bool {
+    batch.len() >= LINGER_BELOW
+        || batch.iter().any(Command::is_awaited)
+        || audit_bytes >= LINGER_AUDIT_BYTES
+        || now >= until
 }
 
 /// Applies `batch` and the pending audit events in one transaction, commits it, and
@@ -530,6 +537,25 @@ mod tests {
             reason: &"",
         };
         EncodedAuditEvent::encode(&record, time)
+    }
+
+    #[test]
+    fn a_linger_ends_for_an_awaited_write_a_full_batch_enough_audit_or_its_deadline() {
+        let now = Instant::now();
+        let later = now + LINGER;
+        let pending = || vec![Command::AuditPending];
+        assert!(!linger_ends(&pending(), 0, now, later));
+        assert!(!linger_ends(&pending(), LINGER_AUDIT_BYTES - 1, now, later));
+
+        let (reply, _replied) = oneshot::channel();
+        let mut with_flush = pending();
+        with_flush.push(Command::Flush(reply));
+        assert!(linger_ends(&with_flush, 0, now, later));
+
+        let full: Vec<Command> = (0..LINGER_BELOW).map(|_| Command::AuditPending).collect();
+        assert!(linger_ends(&full, 0, now, later));
+        assert!(linger_ends(&pending(), LINGER_AUDIT_BYTES, now, later));
+        assert!(linger_ends(&pending(), 0, later, later));
     }
 
     #[test]
