@@ -216,20 +216,22 @@ struct Target {
     keys: SigningKeyCache,
 }
 
-fn build(target: &Target, kind: &Kind) -> Request<Full<Bytes>> {
+fn build(target: &Target, kind: &Kind, params: &mut SigningParams) -> Request<Full<Bytes>> {
     match kind {
         Kind::Health { url } => {
             let mut request = Request::new(Full::default());
             *request.uri_mut() = url.clone();
             request
         }
-        Kind::SignedGet { path, url } => signed(target, Method::GET, path, url.clone(), Vec::new()),
+        Kind::SignedGet { path, url } => {
+            signed(target, params, Method::GET, path, url.clone(), Vec::new())
+        }
         Kind::Trigger { accounts, next } => {
             let account = &accounts[next.fetch_add(1, Ordering::Relaxed) % accounts.len()];
             let path = format!("/customer/{CUSTOMER}/account/{account}/analysis");
             let body =
                 format!(r#"{{"customerId":"{CUSTOMER}","accountId":"{account}"}}"#).into_bytes();
-            signed(target, Method::POST, &path, target.url(&path), body)
+            signed(target, params, Method::POST, &path, target.url(&path), body)
         }
     }
 }
@@ -238,6 +240,7 @@ fn build(target: &Target, kind: &Kind) -> Request<Full<Bytes>> {
 /// `x-amz-date` and `authorization` added.
 fn signed(
     target: &Target,
+    params: &mut SigningParams,
     method: Method,
     path: &str,
     url: Uri,
@@ -254,9 +257,9 @@ fn signed(
         headers: &headers,
         body: &body,
     };
-    let params = SigningParams::new(&target.region, "execute-api", SystemTime::now());
+    params.time = SystemTime::now();
     let signed =
-        sign_with_header_cached(&unsigned, &target.creds, &params, &target.keys).expect("sign");
+        sign_with_header_cached(&unsigned, &target.creds, params, &target.keys).expect("sign");
     let has_body = !body.is_empty();
     let mut request = Request::new(Full::new(Bytes::from(body)));
     *request.method_mut() = method;
@@ -311,13 +314,16 @@ async fn run_slice(
         let kind = kind.clone();
         workers.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(65_536);
+            // Kept by the worker, as an SDK client keeps its configuration; only the time
+            // changes from one request to the next.
+            let mut params = SigningParams::new(&target.region, "execute-api", SystemTime::now());
             let mut errors = 0usize;
             loop {
                 let began = Instant::now();
                 if began.duration_since(start) >= warmup + measure {
                     break;
                 }
-                let request = build(&target, &kind);
+                let request = build(&target, &kind, &mut params);
                 let ok = match client.request(request).await {
                     Ok(response) => {
                         let status = response.status().as_u16();

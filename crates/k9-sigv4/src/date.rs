@@ -7,6 +7,10 @@ use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 /// Formats a time as `YYYYMMDD'T'HHMMSS'Z'` in UTC.
 pub fn format_amz_date(time: OffsetDateTime) -> String {
     let t = time.to_offset(UtcOffset::UTC);
+    // Every request is signed with one: the stack form skips six padded integer formats.
+    if (0..=9999).contains(&t.year()) {
+        return AmzDate::new(t).as_str().to_owned();
+    }
     format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
         t.year(),
@@ -125,8 +129,24 @@ mod tests {
             datetime!(9999-12-31 23:59:59 UTC),
             datetime!(2024-02-29 07:08:09 +02:00),
         ] {
-            assert_eq!(AmzDate::new(t).as_str(), format_amz_date(t));
+            let u = t.to_offset(UtcOffset::UTC);
+            let formatted = format!(
+                "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+                u.year(),
+                u8::from(u.month()),
+                u.day(),
+                u.hour(),
+                u.minute(),
+                u.second()
+            );
+            assert_eq!(AmzDate::new(t).as_str(), formatted);
+            assert_eq!(format_amz_date(t), formatted);
         }
+        // Before year 0, which no request carries, the text says so rather than clamp.
+        assert_eq!(
+            format_amz_date(datetime!(-0001-06-01 00:00:00 UTC)),
+            "-0010601T000000Z"
+        );
         assert_eq!(
             AmzDate::new(datetime!(2015-08-30 12:36:00 UTC)).day(),
             "20150830"
