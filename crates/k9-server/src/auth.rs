@@ -29,15 +29,21 @@ use crate::api_error::ApiError;
 use crate::request_id::RequestId;
 use crate::{AppState, MAX_BODY_BYTES};
 
-/// The verified caller, handed to handlers as a request extension. Cheap to clone: it
-/// shares the store's credential rather than copying the ARN out of it.
+/// The verified caller, handed to handlers as a request extension. Cheap to clone: one
+/// reference count of this request's own, so that the clones the layers and extractors
+/// make do not touch the store's credential, which every request with the same key shares
+/// (a count both server threads bump moves between their caches at every change).
 #[derive(Clone)]
 pub struct Caller {
+    state: Arc<CallerState>,
+}
+
+struct CallerState {
     credential: Arc<Credential>,
     /// Set once a handler has written this request's audit row (its authorization
     /// decision), which then also stands for the successful authentication: one row per
     /// request, not two.
-    audited: Arc<AtomicBool>,
+    audited: AtomicBool,
 }
 
 impl std::fmt::Debug for Caller {
@@ -52,22 +58,22 @@ impl std::fmt::Debug for Caller {
 impl Caller {
     /// Who signed: an IAM user, or an assumed-role session.
     pub fn arn(&self) -> &PrincipalArn {
-        &self.credential.principal
+        &self.state.credential.principal
     }
 
     /// The access key that signed.
     pub fn access_key_id(&self) -> &AccessKeyId {
-        &self.credential.access_key_id
+        &self.state.credential.access_key_id
     }
 
     /// The caller's AWS account.
     pub fn account(&self) -> &AccountId {
-        self.credential.principal.account()
+        self.state.credential.principal.account()
     }
 
     /// Records that this request's audit row has been written by the handler.
     pub fn mark_audited(&self) {
-        self.audited.store(true, Ordering::Relaxed);
+        self.state.audited.store(true, Ordering::Relaxed);
     }
 }
 
@@ -231,7 +237,7 @@ where
                 Ok(response) => response,
                 Err(never) => match never {},
             };
-            if !caller.audited.load(Ordering::Relaxed) {
+            if !caller.state.audited.load(Ordering::Relaxed) {
                 k9_store::record_audit(
                     &*state.store,
                     AuditRecord {
@@ -331,7 +337,9 @@ async fn verify(
         .check_secret(credential.secret_access_key.expose().as_bytes())
         .map_err(refusal)?;
     Ok(Caller {
-        credential,
-        audited: Arc::default(),
+        state: Arc::new(CallerState {
+            credential,
+            audited: AtomicBool::new(false),
+        }),
     })
 }
