@@ -27,7 +27,7 @@ use tower::{Layer, Service};
 
 use crate::api_error::ApiError;
 use crate::request_id::RequestId;
-use crate::{AppState, MAX_BODY_BYTES};
+use crate::{cached_or, AppState, MAX_BODY_BYTES};
 
 /// The verified caller, handed to handlers as a request extension. Cheap to clone: one
 /// reference count of this request's own, so that the clones the layers and extractors
@@ -298,12 +298,10 @@ async fn verify(
     };
     let unrecognized = || refusal(VerifyError::UnrecognizedClient);
     let access_key_id = AccessKeyId::parse(claimed_key).map_err(|_| unrecognized())?;
-    // The cache's answer when it has one: without the `async` call's allocation.
-    let looked_up = match state.store.credential_now(&access_key_id) {
-        Some(credential) => Ok(Some(credential)),
-        None => state.store.credential(&access_key_id).await,
-    };
-    let credential = match looked_up {
+    let looked_up = cached_or(state.store.credential_now(&access_key_id).map(Some), || {
+        state.store.credential(&access_key_id)
+    });
+    let credential = match looked_up.await {
         Ok(Some(credential)) => credential,
         Ok(None) => return Err(unrecognized()),
         Err(error) => {

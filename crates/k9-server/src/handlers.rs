@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::request_id::RequestId;
-use crate::AppState;
+use crate::{cached_or, AppState};
 
 /// `GET /health`: unauthenticated liveness.
 pub async fn health() -> impl IntoResponse {
@@ -113,21 +113,17 @@ async fn authorize(state: &AppState, caller: &Caller, ask: Ask<'_>) -> Result<()
         action,
         ..
     } = ask;
-    // The cache's answer when it has one: without the `async` call's allocation.
-    let allowed = match state
-        .store
-        .is_authorized_now(caller.arn(), customer, account)
-    {
-        Some(allowed) => allowed,
-        None => state
+    let allowed = cached_or(
+        state
             .store
-            .is_authorized(caller.arn(), customer, account)
-            .await
-            .map_err(|error| {
-                tracing::error!(%error, "authorization lookup failed");
-                ApiError::internal()
-            })?,
-    };
+            .is_authorized_now(caller.arn(), customer, account),
+        || state.store.is_authorized(caller.arn(), customer, account),
+    )
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "authorization lookup failed");
+        ApiError::internal()
+    })?;
     caller.mark_audited();
     k9_store::record_audit(
         &*state.store,
@@ -259,24 +255,19 @@ pub async fn get_analysis(
     if !execution_id.belongs_to(&customer, &account) {
         return Err(not_found());
     }
-    let looked_up = match state
-        .store
-        .execution_now(&customer, &account, &execution_id)
-    {
-        Some(execution) => Ok(Some(execution)),
-        None => {
-            state
-                .store
-                .execution(&customer, &account, &execution_id)
-                .await
-        }
-    };
-    let execution = looked_up
-        .map_err(|error| {
-            tracing::error!(%error, "execution lookup failed");
-            ApiError::internal()
-        })?
-        .ok_or_else(not_found)?;
+    let execution = cached_or(
+        state
+            .store
+            .execution_now(&customer, &account, &execution_id)
+            .map(Some),
+        || state.store.execution(&customer, &account, &execution_id),
+    )
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "execution lookup failed");
+        ApiError::internal()
+    })?
+    .ok_or_else(not_found)?;
     let json = state.execution_json.of(&execution).map_err(|error| {
         tracing::error!(%error, "execution serialization failed");
         ApiError::internal()

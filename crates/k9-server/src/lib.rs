@@ -70,6 +70,22 @@ impl AppState {
     }
 }
 
+/// The store's answer from memory when it has one (a `Store::*_now` method), else the
+/// awaited lookup: an `async` call through `dyn Store` costs an allocation however quick its
+/// answer, and these lookups run on every request.
+pub(crate) async fn cached_or<T, F>(
+    cached: Option<T>,
+    lookup: impl FnOnce() -> F,
+) -> Result<T, k9_store::StoreError>
+where
+    F: std::future::Future<Output = Result<T, k9_store::StoreError>>,
+{
+    match cached {
+        Some(answer) => Ok(answer),
+        None => lookup().await,
+    }
+}
+
 /// The whole HTTP API, read top to bottom.
 pub fn router(state: AppState) -> Router {
     let authenticated = Router::new()

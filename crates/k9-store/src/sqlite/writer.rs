@@ -375,11 +375,10 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>, audit: &Pend
                 Err(_) => break,
             }
         }
-        let awaited = |batch: &[Command]| batch.iter().any(Command::is_awaited);
         // Nobody waits on a small batch of audit rows and key-use stamps: let more gather
         // for a moment, so a stream of requests costs one commit per thousand or so rows
         // rather than one per handful; a write someone waits on ends the wait.
-        if batch.len() < LINGER_BELOW && !awaited(&batch) {
+        if batch.len() < LINGER_BELOW && !any_awaited(&batch) {
             let until = Instant::now() + LINGER;
             loop {
                 std::thread::sleep(LINGER_STEP);
@@ -398,7 +397,7 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>, audit: &Pend
         // commit returns. A batch of audit rows and key-use stamps alone is committed
         // without its own fsync: a process crash cannot lose it (it is in the OS's
         // hands), and the next durable commit fsyncs the WAL, these frames included.
-        let durable = awaited(&batch);
+        let durable = any_awaited(&batch);
         if durable != synchronous_full {
             let mode = if durable { "FULL" } else { "NORMAL" };
             match conn.pragma_update(None, "synchronous", mode) {
@@ -431,11 +430,16 @@ fn run(mut conn: Connection, mut receiver: mpsc::Receiver<Command>, audit: &Pend
     tracing::debug!("store writer stopped");
 }
 
+/// Whether someone waits for `batch`'s commit.
+fn any_awaited(batch: &[Command]) -> bool {
+    batch.iter().any(Command::is_awaited)
+}
+
 /// Whether a fire-and-forget batch stops waiting for company: someone now waits on it, it
 /// is large enough, or its time is up.
 fn linger_ends(batch: &[Command], audit_bytes: usize, now: Instant, until: Instant) -> bool {
     batch.len() >= LINGER_BELOW
-        || batch.iter().any(Command::is_awaited)
+        || any_awaited(batch)
         || audit_bytes >= LINGER_AUDIT_BYTES
         || now >= until
 }
