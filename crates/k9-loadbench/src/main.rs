@@ -15,7 +15,7 @@ use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use k9_domain::{AccountId, CustomerId, PrincipalArn};
 use k9_server::AppState;
-use k9_sigv4::{sign_with_header_cached, Credentials, HttpRequest, SigningKeyCache, SigningParams};
+use k9_sigv4::{sign_headers_cached, Credentials, HttpRequest, SigningKeyCache, SigningParams};
 use k9_store::{MasterKey, SqliteStore, Store};
 use time::OffsetDateTime;
 
@@ -246,20 +246,20 @@ fn signed(
     url: Uri,
     body: Vec<u8>,
 ) -> Request<Full<Bytes>> {
-    let mut headers: Vec<(&str, &[u8])> = vec![("host", target.host.as_bytes())];
-    if !body.is_empty() {
-        headers.push(("content-type", b"application/json"));
-    }
+    let headers: [(&str, &[u8]); 2] = [
+        ("host", target.host.as_bytes()),
+        ("content-type", b"application/json"),
+    ];
     let unsigned = HttpRequest {
         method: method.as_str(),
         path,
         query: "",
-        headers: &headers,
+        // `content-type` only with a body.
+        headers: &headers[..if body.is_empty() { 1 } else { 2 }],
         body: &body,
     };
     params.time = SystemTime::now();
-    let signed =
-        sign_with_header_cached(&unsigned, &target.creds, params, &target.keys).expect("sign");
+    let signed = sign_headers_cached(&unsigned, &target.creds, params, &target.keys).expect("sign");
     let has_body = !body.is_empty();
     let mut request = Request::new(Full::new(Bytes::from(body)));
     *request.method_mut() = method;
@@ -274,17 +274,22 @@ fn signed(
             HeaderValue::from_static("application/json"),
         );
     }
-    for (name, value) in signed.headers {
-        // The signer's header names are fixed (`x-amz-date`, `authorization`, ...); the
-        // values move into the header without a copy.
-        let name = match name.as_str() {
-            "x-amz-date" => HeaderName::from_static("x-amz-date"),
-            "authorization" => header::AUTHORIZATION,
-            other => HeaderName::from_bytes(other.as_bytes()).expect("name"),
-        };
-        let value = HeaderValue::from_maybe_shared(Bytes::from(value)).expect("value");
-        headers.insert(name, value);
+    // The signer's values move into the headers without a copy.
+    let value = |text: String| HeaderValue::from_maybe_shared(Bytes::from(text)).expect("value");
+    let optional = [
+        ("x-amz-content-sha256", signed.content_sha256),
+        ("x-amz-security-token", signed.security_token),
+    ];
+    headers.insert(
+        HeaderName::from_static("x-amz-date"),
+        value(signed.amz_date),
+    );
+    for (name, text) in optional {
+        if let Some(text) = text {
+            headers.insert(HeaderName::from_static(name), value(text));
+        }
     }
+    headers.insert(header::AUTHORIZATION, value(signed.authorization));
     request
 }
 

@@ -83,20 +83,6 @@ impl From<&k9_sigv4::VerifyError> for ApiError {
     }
 }
 
-/// A path segment axum could not decode (e.g. `%FF`, not UTF-8): a 400 in API Gateway's
-/// shape, not axum's plain-text one.
-impl From<axum::extract::rejection::PathRejection> for ApiError {
-    fn from(rejection: axum::extract::rejection::PathRejection) -> Self {
-        // A 5xx rejection (a route without the parameters its handler takes) is the
-        // server's fault, not the caller's.
-        if rejection.status().is_server_error() {
-            tracing::error!(rejection = %rejection.body_text(), "path extraction failed");
-            return Self::internal();
-        }
-        Self::bad_request(format!("Invalid path: {}", rejection.body_text()))
-    }
-}
-
 /// A query string axum could not read into the endpoint's parameters (e.g. `limit` twice).
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
@@ -116,54 +102,5 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static(self.error_type),
         );
         response
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::extract::rejection::PathRejection;
-    use axum::extract::Path;
-    use axum::routing::get;
-    use axum::Router;
-    use tower::ServiceExt;
-
-    use super::ApiError;
-
-    /// The status and `x-amzn-ErrorType` a handler taking `Path<(String,)>` answers at `uri`
-    /// when mounted on `route`.
-    async fn answer(route: &str, uri: &str) -> (u16, String) {
-        async fn handler(path: Result<Path<(String,)>, PathRejection>) -> Result<(), ApiError> {
-            path?;
-            Ok(())
-        }
-        let response = Router::new()
-            .route(route, get(handler))
-            .oneshot(
-                axum::http::Request::get(uri)
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let error_type = response
-            .headers()
-            .get("x-amzn-errortype")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
-        (response.status().as_u16(), error_type)
-    }
-
-    #[tokio::test]
-    async fn undecodable_path_is_the_callers_400_but_a_route_without_params_is_our_500() {
-        assert_eq!(
-            answer("/x/{id}", "/x/%FF").await,
-            (400, "BadRequestException".to_owned())
-        );
-        // A route that does not capture what its handler extracts is a server bug.
-        assert_eq!(
-            answer("/x", "/x").await,
-            (500, "InternalServerErrorException".to_owned())
-        );
     }
 }

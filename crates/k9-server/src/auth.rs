@@ -1,4 +1,4 @@
-//! The authentication layer: the only place a signature is checked.
+//! Authentication: the only place a signature is checked.
 //!
 //! Order, as API Gateway: body read (64 KiB limit), the secret-free SigV4 checks, key lookup
 //! (unknown, inactive, wrong or expired session token), then the signature compare.
@@ -8,14 +8,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::body::Body;
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use axum::body::HttpBody as _;
-use axum::extract::Request;
 use axum::http::header::CONTENT_LENGTH;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use k9_domain::{AccessKeyId, AccountId, PrincipalArn};
 use k9_sigv4::{HttpRequest, VerifyError};
@@ -23,22 +18,13 @@ use k9_store::{AuditOutcome, AuditRecord, Credential, CredentialKind, KeyStatus}
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
-use tower::{Layer, Service};
 
 use crate::api_error::ApiError;
 use crate::request_id::RequestId;
 use crate::{cached_or, AppState, MAX_BODY_BYTES};
 
-/// The verified caller, handed to handlers as a request extension. Cheap to clone: one
-/// reference count of this request's own, so that the clones the layers and extractors
-/// make do not touch the store's credential, which every request with the same key shares
-/// (a count both server threads bump moves between their caches at every change).
-#[derive(Clone)]
+/// The verified caller, handed to handlers by reference: only [`authenticate`] makes one.
 pub struct Caller {
-    state: Arc<CallerState>,
-}
-
-struct CallerState {
     credential: Arc<Credential>,
     /// Set once a handler has written this request's audit row (its authorization
     /// decision), which then also stands for the successful authentication: one row per
@@ -58,22 +44,27 @@ impl std::fmt::Debug for Caller {
 impl Caller {
     /// Who signed: an IAM user, or an assumed-role session.
     pub fn arn(&self) -> &PrincipalArn {
-        &self.state.credential.principal
+        &self.credential.principal
     }
 
     /// The access key that signed.
     pub fn access_key_id(&self) -> &AccessKeyId {
-        &self.state.credential.access_key_id
+        &self.credential.access_key_id
     }
 
     /// The caller's AWS account.
     pub fn account(&self) -> &AccountId {
-        self.state.credential.principal.account()
+        self.credential.principal.account()
     }
 
     /// Records that this request's audit row has been written by the handler.
-    pub fn mark_audited(&self) {
-        self.state.audited.store(true, Ordering::Relaxed);
+    pub(crate) fn mark_audited(&self) {
+        self.audited.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a handler has written this request's audit row.
+    pub(crate) fn audited(&self) -> bool {
+        self.audited.load(Ordering::Relaxed)
     }
 }
 
@@ -107,94 +98,42 @@ impl From<VerifyError> for Rejection {
     }
 }
 
-/// The authentication layer: wraps every authenticated route so that its handler runs only
-/// for a request [`authenticate`] has verified.
-#[derive(Clone)]
-pub(crate) struct AuthLayer {
-    state: AppState,
+/// A request that passed authentication.
+pub(crate) struct Authenticated {
+    pub(crate) caller: Caller,
+    /// The whole body, read within the limit.
+    pub(crate) body: bytes::Bytes,
+    /// When the request was authenticated (once its body was read): the time its clock
+    /// window was checked against, and its audit row's time.
+    pub(crate) now: OffsetDateTime,
 }
 
-impl AuthLayer {
-    pub(crate) fn new(state: AppState) -> Self {
-        Self { state }
-    }
-}
-
-impl<S> Layer<S> for AuthLayer {
-    type Service = Authenticate<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Authenticate {
-            inner,
-            state: self.state.clone(),
-        }
-    }
-}
-
-/// [`AuthLayer`]'s service. Written out rather than built with `axum::middleware::from_fn`,
-/// which boxes the inner service again for every request: this runs on every request.
-#[derive(Clone)]
-pub(crate) struct Authenticate<S> {
-    inner: S,
-    state: AppState,
-}
-
-impl<S> Service<Request> for Authenticate<S>
-where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        // The service polled ready is the one to call; leave a fresh clone in its place.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let state = self.state.clone();
-        Box::pin(async move { Ok(authenticate(state, request, inner).await) })
-    }
-}
-
-/// Verifies the request's signature and resolves the caller, or answers 403 as API Gateway
-/// does. Every decision is written to the audit log (never a secret or a signature).
-async fn authenticate<S>(state: AppState, request: Request, mut next: S) -> Response
-where
-    S: Service<Request, Response = Response, Error = Infallible>,
-{
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .copied()
-        .unwrap_or_default();
-    let (parts, body) = request.into_parts();
+/// Verifies the request's signature and resolves the caller, or answers 403 (413, 400) as
+/// API Gateway does. A refusal is written to the audit log here (never a secret or a
+/// signature); a success is the caller's to audit once the request has been handled (see
+/// [`Caller::mark_audited`]).
+pub(crate) async fn authenticate(
+    state: &AppState,
+    parts: &Parts,
+    body: Body,
+    request_id: &RequestId,
+) -> Result<Authenticated, Response> {
     let declared_length = parts
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared_length.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-        return ApiError::payload_too_large(MAX_BODY_BYTES).into_response();
+        return Err(ApiError::payload_too_large(MAX_BODY_BYTES).into_response());
     }
     // A request without a body (most GETs) has nothing to read.
     let body = if body.is_end_stream() {
         bytes::Bytes::new()
     } else {
-        match read_body(body).await {
-            Ok(body) => body,
-            Err(error) => return error.into_response(),
-        }
+        read_body(body).await.map_err(IntoResponse::into_response)?
     };
-
-    // Kept (cheaply: shared buffers) for the audit row, which most requests leave to the
-    // handler.
-    let (method, uri) = (parts.method.clone(), parts.uri.clone());
     let now = OffsetDateTime::now_utc();
+
     let outcome = {
         let mut headers: Vec<(&str, &[u8])> = parts
             .headers
@@ -213,53 +152,26 @@ where
             }
         }
         let wire = HttpRequest {
-            method: method.as_str(),
-            path: uri.path(),
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
             query: parts.uri.query().unwrap_or(""),
             headers: &headers,
             body: &body,
         };
-        verify(&state, &wire, now).await
+        verify(state, &wire, now).await
     };
 
     match outcome {
         Ok(caller) => {
             state.store.record_key_use(caller.access_key_id(), now);
-            // An empty body needs no boxed buffer.
-            let body = if body.is_empty() {
-                Body::empty()
-            } else {
-                Body::from(body)
-            };
-            let mut request = Request::from_parts(parts, body);
-            request.extensions_mut().insert(caller.clone());
-            let response = match next.call(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            };
-            if !caller.state.audited.load(Ordering::Relaxed) {
-                k9_store::record_audit(
-                    &*state.store,
-                    AuditRecord {
-                        time: now,
-                        request_id: request_id.as_str(),
-                        access_key_id: Some(caller.access_key_id().as_str()),
-                        principal: Some(caller.arn()),
-                        method: method.as_str(),
-                        path: &uri.path(),
-                        outcome: AuditOutcome::Authenticated,
-                        reason: &"signature verified",
-                    },
-                )
-                .await;
-            }
-            response
+            Ok(Authenticated { caller, body, now })
         }
         Err(Rejection {
             error,
             access_key_id,
         }) => {
-            let (request_id, path) = (request_id.as_str(), uri.path());
+            let (request_id, method, path) =
+                (request_id.as_str(), parts.method.as_str(), parts.uri.path());
             if let VerifyError::SignatureMismatch { .. } = error {
                 tracing::info!(%request_id, %method, %path, reason = error.reason_code(), "authentication failed");
             } else {
@@ -272,16 +184,44 @@ where
                     request_id,
                     access_key_id: access_key_id.as_deref(),
                     principal: None,
-                    method: method.as_str(),
+                    method,
                     path: &path,
                     outcome: AuditOutcome::AuthenticationFailed,
                     reason: &error.reason_code(),
                 },
             )
             .await;
-            ApiError::from(&error).into_response()
+            Err(ApiError::from(&error).into_response())
         }
     }
+}
+
+/// Writes the audit row of a successful authentication, unless the handler has already
+/// written one for this request (its authorization decision, which implies it).
+pub(crate) async fn audit_authenticated(
+    state: &AppState,
+    parts: &Parts,
+    caller: &Caller,
+    request_id: &RequestId,
+    now: OffsetDateTime,
+) {
+    if caller.audited() {
+        return;
+    }
+    k9_store::record_audit(
+        &*state.store,
+        AuditRecord {
+            time: now,
+            request_id: request_id.as_str(),
+            access_key_id: Some(caller.access_key_id().as_str()),
+            principal: Some(caller.arn()),
+            method: parts.method.as_str(),
+            path: &parts.uri.path(),
+            outcome: AuditOutcome::Authenticated,
+            reason: &"signature verified",
+        },
+    )
+    .await;
 }
 
 async fn verify(
@@ -335,9 +275,7 @@ async fn verify(
         .check_secret(credential.secret_access_key.expose().as_bytes())
         .map_err(refusal)?;
     Ok(Caller {
-        state: Arc::new(CallerState {
-            credential,
-            audited: AtomicBool::new(false),
-        }),
+        credential,
+        audited: AtomicBool::new(false),
     })
 }

@@ -19,7 +19,8 @@ const MAX_ENTRIES: usize = 4096;
 /// The JSON of recently served executions.
 #[derive(Default)]
 pub(crate) struct ExecutionJson {
-    entries: Mutex<HashMap<ExecutionId, (Arc<Execution>, Bytes)>>,
+    /// foldhash (randomly seeded): only executions the store returned are inserted.
+    entries: Mutex<HashMap<ExecutionId, (Arc<Execution>, Bytes), foldhash::fast::RandomState>>,
 }
 
 impl ExecutionJson {

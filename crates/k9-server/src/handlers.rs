@@ -2,14 +2,12 @@
 
 use std::fmt;
 
-use axum::body::Bytes;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::Query;
 use axum::http::header::CONTENT_TYPE;
-use axum::http::HeaderValue;
 use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use k9_domain::{AccountId, CustomerId, ExecutionId};
 use k9_store::{AuditOutcome, AuditRecord, EnqueueOutcome};
 use serde::{Deserialize, Serialize};
@@ -18,17 +16,53 @@ use time::OffsetDateTime;
 use crate::api_error::ApiError;
 use crate::auth::Caller;
 use crate::request_id::RequestId;
+use crate::routes::{decoded, Endpoint, Route};
 use crate::{cached_or, AppState};
 
-/// `GET /health`: unauthenticated liveness.
-pub async fn health() -> impl IntoResponse {
-    Json(serde_json::json!({ "status": "ok" }))
+/// `GET /health`: unauthenticated liveness. Another method answers as an unknown route
+/// does, and (this handler taking every method) without the `Allow` header axum's method
+/// router would add, which would reveal what the path accepts.
+pub async fn health(method: Method) -> Response {
+    if method == Method::GET || method == Method::HEAD {
+        Json(serde_json::json!({ "status": "ok" })).into_response()
+    } else {
+        ApiError::missing_authentication_token().into_response()
+    }
 }
 
-/// Unknown routes and methods: API Gateway answers these with 403, not 404, so that the
-/// API's shape is not revealed to unauthenticated callers.
-pub async fn unknown_route() -> ApiError {
-    ApiError::missing_authentication_token()
+/// Serves an authenticated request for `route`: its parameters are decoded and parsed into
+/// domain ids, then the endpoint authorizes the caller and does its work.
+pub(crate) async fn handle(
+    state: &AppState,
+    caller: &Caller,
+    request_id: &RequestId,
+    route: &Route<'_>,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    // Checked in the order axum's extractors did (every path segment decoded, then the
+    // query string, then the ids parsed), so each bad request keeps the 400 it had.
+    let raw_customer = decoded(route.customer, "customerId")?;
+    let raw_account = decoded(route.account, "accountId")?;
+    let ids = || Ok::<_, ApiError>((parse_customer(&raw_customer)?, parse_account(&raw_account)?));
+    match route.endpoint {
+        Endpoint::Trigger => {
+            let (customer, account) = ids()?;
+            trigger_analysis(state, caller, request_id, customer, account, body).await
+        }
+        Endpoint::List => {
+            let Query(query) = Query::<ListQuery>::try_from_uri(uri)?;
+            let (customer, account) = ids()?;
+            list_analyses(state, caller, request_id, customer, account, query).await
+        }
+        Endpoint::Get { execution } => {
+            let raw_execution = decoded(execution, "executionId")?;
+            let (customer, account) = ids()?;
+            let execution_id = ExecutionId::parse(&raw_execution)
+                .map_err(|e| ApiError::bad_request(format!("Invalid executionId: {e}")))?;
+            get_analysis(state, caller, request_id, customer, account, execution_id).await
+        }
+    }
 }
 
 fn parse_customer(raw: &str) -> Result<CustomerId, ApiError> {
@@ -183,17 +217,15 @@ fn body_field(value: &serde_json::Value, field: &str, expected: &str) -> Result<
 }
 
 /// `POST /customer/{cid}/account/{aid}/analysis`: queue an analysis; 202 once it is durable.
-pub async fn trigger_analysis(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Extension(request_id): Extension<RequestId>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    body: Bytes,
+async fn trigger_analysis(
+    state: &AppState,
+    caller: &Caller,
+    request_id: &RequestId,
+    customer: CustomerId,
+    account: AccountId,
+    body: &[u8],
 ) -> Result<Response, ApiError> {
-    let Path((raw_customer, raw_account)) = path?;
-    let customer = parse_customer(&raw_customer)?;
-    let account = parse_account(&raw_account)?;
-    let parsed: TriggerBody = serde_json::from_slice(&body).map_err(|e| {
+    let parsed: TriggerBody = serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
             ApiError::bad_request(format!("Invalid request body: {e}"))
         } else {
@@ -203,14 +235,14 @@ pub async fn trigger_analysis(
     body_field(&parsed.customer_id, "customerId", customer.as_str())?;
     body_field(&parsed.account_id, "accountId", account.as_str())?;
     let ask = Ask {
-        request_id: &request_id,
+        request_id,
         method: "POST",
         customer: &customer,
         account: &account,
         execution: None,
         action: Action::Trigger,
     };
-    authorize(&state, &caller, ask).await?;
+    authorize(state, caller, ask).await?;
     let outcome = state
         .store
         .enqueue_execution(&customer, &account, caller.arn(), OffsetDateTime::now_utc())
@@ -231,26 +263,23 @@ pub async fn trigger_analysis(
 }
 
 /// `GET /customer/{cid}/account/{aid}/analysis/{executionId}`.
-pub async fn get_analysis(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Extension(request_id): Extension<RequestId>,
-    path: Result<Path<(String, String, String)>, PathRejection>,
+async fn get_analysis(
+    state: &AppState,
+    caller: &Caller,
+    request_id: &RequestId,
+    customer: CustomerId,
+    account: AccountId,
+    execution_id: ExecutionId,
 ) -> Result<Response, ApiError> {
-    let Path((raw_customer, raw_account, raw_execution)) = path?;
-    let customer = parse_customer(&raw_customer)?;
-    let account = parse_account(&raw_account)?;
-    let execution_id = ExecutionId::parse(&raw_execution)
-        .map_err(|e| ApiError::bad_request(format!("Invalid executionId: {e}")))?;
     let ask = Ask {
-        request_id: &request_id,
+        request_id,
         method: "GET",
         customer: &customer,
         account: &account,
         execution: Some(&execution_id),
         action: Action::Read,
     };
-    authorize(&state, &caller, ask).await?;
+    authorize(state, caller, ask).await?;
     let not_found = || ApiError::not_found(format!("Execution {execution_id} not found"));
     if !execution_id.belongs_to(&customer, &account) {
         return Err(not_found());
@@ -282,7 +311,7 @@ pub async fn get_analysis(
 /// Query parameters of the list endpoint.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     limit: Option<String>,
     next_token: Option<String>,
 }
@@ -292,17 +321,14 @@ const DEFAULT_PAGE: u32 = 20;
 const MAX_PAGE: u32 = 100;
 
 /// `GET /customer/{cid}/account/{aid}/analysis[?limit=N&nextToken=T]`: newest first.
-pub async fn list_analyses(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Extension(request_id): Extension<RequestId>,
-    path: Result<Path<(String, String)>, PathRejection>,
-    query: Result<Query<ListQuery>, QueryRejection>,
+async fn list_analyses(
+    state: &AppState,
+    caller: &Caller,
+    request_id: &RequestId,
+    customer: CustomerId,
+    account: AccountId,
+    query: ListQuery,
 ) -> Result<Response, ApiError> {
-    let Path((raw_customer, raw_account)) = path?;
-    let Query(query) = query?;
-    let customer = parse_customer(&raw_customer)?;
-    let account = parse_account(&raw_account)?;
     let limit = match query.limit.as_deref() {
         None => DEFAULT_PAGE,
         Some(raw) => raw
@@ -316,14 +342,14 @@ pub async fn list_analyses(
             })?,
     };
     let ask = Ask {
-        request_id: &request_id,
+        request_id,
         method: "GET",
         customer: &customer,
         account: &account,
         execution: None,
         action: Action::Read,
     };
-    authorize(&state, &caller, ask).await?;
+    authorize(state, caller, ask).await?;
     let page = state
         .store
         .list_executions(&customer, &account, limit, query.next_token.as_deref())

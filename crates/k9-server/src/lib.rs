@@ -1,23 +1,26 @@
-//! The k9 API server: a thin shell around one authentication layer and a few short handlers.
+//! The k9 API server: one authentication step and a few short handlers.
 //!
-//! Every request but `GET /health` passes through [`auth::authenticate`], which verifies the
-//! SigV4 signature with `k9-sigv4` and resolves the caller; handlers receive the verified
-//! [`Caller`] and never see an unauthenticated request. Unknown routes and methods answer as
-//! API Gateway does: 403 `Missing Authentication Token`.
+//! Every request for a path other than `/health` goes to one service ([`api`]): it matches
+//! the route, then [`auth::authenticate`] verifies the SigV4 signature with `k9-sigv4` and
+//! resolves the caller; handlers receive the verified [`Caller`] and never see an
+//! unauthenticated request. Unknown routes and methods answer as API Gateway does: 403
+//! `Missing Authentication Token`, before any authentication.
 
+mod api;
 mod api_error;
 mod auth;
 mod execution_json;
 mod handlers;
 mod request_id;
 pub mod retention;
+mod routes;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::{get, post};
+use axum::routing::any;
 use axum::{middleware, Router};
 use k9_sigv4::{Verifier, VerifierConfig};
 use k9_store::Store;
@@ -30,8 +33,8 @@ pub const SIGNING_SERVICE: &str = "execute-api";
 /// The largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// Shared state handed to the authentication layer and handlers. One reference count for
-/// all of it: the state is cloned several times for every request.
+/// Shared state handed to authentication and the handlers. One reference count for all of
+/// it: the state is cloned for every request.
 #[derive(Clone)]
 pub struct AppState(Arc<SharedState>);
 
@@ -86,23 +89,16 @@ where
     }
 }
 
-/// The whole HTTP API, read top to bottom.
+/// The whole HTTP API: `/health`, and every other path to the authenticated API, which
+/// routes its endpoints itself (see `routes.rs`):
+///
+/// - `POST /customer/{customer_id}/account/{account_id}/analysis`: trigger an analysis;
+/// - `GET  /customer/{customer_id}/account/{account_id}/analysis`: list executions;
+/// - `GET  /customer/{customer_id}/account/{account_id}/analysis/{execution_id}`: one.
 pub fn router(state: AppState) -> Router {
-    let authenticated = Router::new()
-        .route(
-            "/customer/{customer_id}/account/{account_id}/analysis",
-            post(handlers::trigger_analysis).get(handlers::list_analyses),
-        )
-        .route(
-            "/customer/{customer_id}/account/{account_id}/analysis/{execution_id}",
-            get(handlers::get_analysis),
-        )
-        .route_layer(auth::AuthLayer::new(state.clone()));
     Router::new()
-        .route("/health", get(handlers::health))
-        .merge(authenticated)
-        .fallback(handlers::unknown_route)
-        .method_not_allowed_fallback(handlers::unknown_route)
+        .route("/health", any(handlers::health))
+        .fallback_service(api::Api::new(state.clone()))
         .layer(middleware::from_fn(request_id::assign_request_id))
         .with_state(state)
 }

@@ -12,7 +12,8 @@ static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid
 /// Length of a UUID-shaped id.
 const LEN: usize = 36;
 
-/// The id of the request being served, available to handlers as an extension. Kept inline
+/// The id of the request being served, a request extension that the API passes on to
+/// authentication, the handlers and the audit row. Kept inline
 /// (36 ASCII bytes): the response header, the handler and the audit row all need it, and
 /// copying it costs less than sharing a heap copy.
 #[derive(Clone, Copy)]

@@ -726,3 +726,147 @@ async fn account_registered_to_customer_is_required() {
     assert_eq!(answer.status, 403);
     let _ = AccountId::parse(ACCOUNT).unwrap();
 }
+
+#[tokio::test]
+async fn unknown_route_is_refused_before_authentication_and_leaves_no_audit_row() {
+    let server = TestServer::start().await;
+    let p = server.provision().await;
+    let mut garbage = request("GET", &server.url("/nope"), None);
+    garbage.headers_mut().insert(
+        "authorization",
+        http::HeaderValue::from_static("AWS4-HMAC-SHA256 this is not a signature"),
+    );
+    let answer = send(garbage).await;
+    assert_eq!(answer.status, 403, "{}", answer.text);
+    assert_eq!(answer.error_type(), "MissingAuthenticationTokenException");
+    // A signed request to an unknown route is refused the same way, unaudited.
+    let signed_unknown = send(signed("GET", &server.url("/nope"), None, &p.alice)).await;
+    assert_eq!(signed_unknown.message(), "Missing Authentication Token");
+    server.store.flush().await.unwrap();
+    let events = server.store.audit_events(100).await.unwrap();
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[tokio::test]
+async fn percent_encoded_path_parameters_are_decoded() {
+    let server = TestServer::start().await;
+    let p = server.provision().await;
+    // `%43` is `C`: the customer is C123456 however its letters are encoded.
+    let path = "/customer/%43123456/account/1234567890%31%32/analysis";
+    let answer = send(signed(
+        "POST",
+        &server.url(path),
+        Some(trigger_body()),
+        &p.alice,
+    ))
+    .await;
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    assert_eq!(answer.body["customerId"], "C123456");
+    assert_eq!(answer.body["accountId"], "123456789012");
+    let id = answer.body["executionId"].as_str().unwrap();
+    let encoded_id = id.replace('-', "%2D");
+    let item = send(signed(
+        "GET",
+        &server.url(&format!("{path}/{encoded_id}")),
+        None,
+        &p.alice,
+    ))
+    .await;
+    assert_eq!(item.status, 200, "{}", item.text);
+    assert_eq!(item.body["executionId"], id);
+}
+
+#[tokio::test]
+async fn head_is_served_as_get_without_a_body() {
+    let server = TestServer::start().await;
+    let p = server.provision().await;
+    let id = trigger(&server, &p.alice).await.body["executionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for path in [TRIGGER_PATH.to_owned(), format!("{TRIGGER_PATH}/{id}")] {
+        let answer = send(signed("HEAD", &server.url(&path), None, &p.alice)).await;
+        assert_eq!(answer.status, 200, "HEAD {path}");
+        assert!(answer.text.is_empty(), "HEAD {path}: {}", answer.text);
+        assert_eq!(
+            answer.headers["content-type"], "application/json",
+            "HEAD {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn near_miss_paths_and_methods_name_no_resource() {
+    let server = TestServer::start().await;
+    let p = server.provision().await;
+    let id = trigger(&server, &p.alice).await.body["executionId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let item = format!("{TRIGGER_PATH}/{id}");
+    for (method, path) in [
+        ("POST", format!("{TRIGGER_PATH}/")),
+        ("GET", format!("{TRIGGER_PATH}/")),
+        ("GET", format!("{item}/")),
+        ("GET", TRIGGER_PATH.replace("/account/", "//account/")),
+        ("GET", "/customer//account/123456789012/analysis".to_owned()),
+        ("GET", "/customer/C123456/account//analysis".to_owned()),
+        ("GET", format!("{TRIGGER_PATH}//")),
+        ("POST", item.clone()),
+        ("PUT", item.clone()),
+        ("GET", format!("{item}/more")),
+    ] {
+        let answer = send(signed(method, &server.url(&path), None, &p.alice)).await;
+        assert_eq!(answer.status, 403, "{method} {path}: {}", answer.text);
+        assert_eq!(
+            answer.error_type(),
+            "MissingAuthenticationTokenException",
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn undecodable_execution_id_answers_400_naming_it() {
+    let server = TestServer::start().await;
+    let p = server.provision().await;
+    let answer = send(signed(
+        "GET",
+        &server.url(&format!("{TRIGGER_PATH}/ondemand-%FF")),
+        None,
+        &p.alice,
+    ))
+    .await;
+    assert_eq!(answer.status, 400, "{}", answer.text);
+    assert_eq!(answer.error_type(), "BadRequestException");
+    assert!(
+        answer.message().starts_with("Invalid path: executionId"),
+        "{}",
+        answer.message()
+    );
+    assert!(!answer.message().contains("%FF"), "{}", answer.message());
+}
+
+#[tokio::test]
+async fn refused_methods_carry_no_allow_header() {
+    // API Gateway answers an unknown method with Missing Authentication Token, not a 405
+    // whose `Allow` header would list the methods a resource has.
+    let server = TestServer::start().await;
+    let p = server.provision().await;
+    for (method, path) in [
+        ("DELETE", TRIGGER_PATH),
+        ("POST", "/health"),
+        ("PUT", "/health"),
+    ] {
+        let answer = send(signed(method, &server.url(path), None, &p.alice)).await;
+        assert_eq!(answer.status, 403, "{method} {path}: {}", answer.text);
+        assert_eq!(answer.message(), "Missing Authentication Token");
+        assert!(
+            !answer.headers.contains_key("allow"),
+            "{method} {path}: {:?}",
+            answer.headers
+        );
+    }
+    let head = send(request("HEAD", &server.url("/health"), None)).await;
+    assert_eq!(head.status, 200);
+}

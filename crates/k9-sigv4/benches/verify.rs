@@ -24,8 +24,8 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use criterion::{criterion_group, criterion_main, Criterion};
 use k9_sigv4::{
-    sign_with_header, Credentials, HttpRequest, LookupError, SecretLookup, SigningParams, Verifier,
-    VerifierConfig,
+    sign_headers_cached, sign_with_header, Credentials, HttpRequest, LookupError, SecretLookup,
+    SigningKeyCache, SigningParams, Verifier, VerifierConfig,
 };
 
 const ACCESS_KEY: &str = "ASIAIOSFODNN7EXAMPLE";
@@ -147,6 +147,11 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("sign");
     group.bench_function("k9_sigv4", |b| {
         b.iter(|| sign_with_header(black_box(&unsigned), &creds, &params).unwrap())
+    });
+    // What a client sending many requests uses: only the headers, the derived key cached.
+    let keys = SigningKeyCache::new(16);
+    group.bench_function("k9_sigv4 headers only, cached key", |b| {
+        b.iter(|| sign_headers_cached(black_box(&unsigned), &creds, &params, &keys).unwrap())
     });
     group.bench_function("aws_sigv4", |b| {
         b.iter(|| {

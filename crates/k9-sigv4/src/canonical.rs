@@ -328,7 +328,12 @@ impl CanonicalRequest {
 
     /// Hex SHA-256 of the canonical request: the last line of the string to sign.
     pub fn sha256_hex(&self) -> String {
-        crate::encoding::hex_str(&hex32(&Sha256::digest(&self.bytes).into())).to_owned()
+        crate::encoding::hex_str(&self.sha256_hex_bytes()).to_owned()
+    }
+
+    /// [`Self::sha256_hex`], on the stack.
+    pub(crate) fn sha256_hex_bytes(&self) -> [u8; 64] {
+        hex32(&Sha256::digest(&self.bytes).into())
     }
 }
 

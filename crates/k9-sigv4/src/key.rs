@@ -79,7 +79,9 @@ struct CachedKey {
 /// evicted: keys are cheap to re-derive, so simplicity beats precision here.
 pub struct SigningKeyCache {
     capacity: usize,
-    entries: Mutex<HashMap<String, CachedKey>>,
+    /// foldhash (randomly seeded): keys are derived only for a secret the caller already
+    /// has, i.e. for real keys, so callers cannot fill the map with chosen ones.
+    entries: Mutex<HashMap<String, CachedKey, foldhash::fast::RandomState>>,
 }
 
 impl std::fmt::Debug for SigningKeyCache {
@@ -96,7 +98,10 @@ impl SigningKeyCache {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
-            entries: Mutex::new(HashMap::with_capacity(capacity.min(1024))),
+            entries: Mutex::new(HashMap::with_capacity_and_hasher(
+                capacity.min(1024),
+                foldhash::fast::RandomState::default(),
+            )),
         }
     }
 

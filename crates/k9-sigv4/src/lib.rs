@@ -51,8 +51,8 @@ pub use key::{derive_signing_key, SigningKeyCache};
 pub use request::HttpRequest;
 pub use settings::{PathNormalization, SigningSettings, UriEncoding, VerifierConfig};
 pub use sign::{
-    presign, sign_with_header, sign_with_header_cached, Credentials, PresignedOutput, SignError,
-    SignedOutput, SigningParams,
+    presign, sign_headers_cached, sign_with_header, sign_with_header_cached, Credentials,
+    PresignedOutput, SignError, SignatureHeaders, SignedOutput, SigningParams,
 };
 pub use verify::{
     LookupError, PendingVerification, SecretLookup, SignedScope, VerifiedRequest, Verifier,

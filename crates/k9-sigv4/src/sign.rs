@@ -8,8 +8,8 @@ use std::time::SystemTime;
 use time::OffsetDateTime;
 
 use crate::canonical::{
-    canonical_query_from, canonical_uri, parse_query, payload_sha256_hex, string_to_sign,
-    CanonicalRequest, EMPTY_PAYLOAD_SHA256,
+    canonical_query_from, canonical_uri_cow, parse_query, payload_sha256_hex, string_to_sign,
+    string_to_sign_parts, CanonicalRequest, EMPTY_PAYLOAD_SHA256,
 };
 use crate::date::format_amz_date;
 use crate::key::{hmac_sha256_parts, SigningKeyCache};
@@ -141,13 +141,13 @@ const UNSIGNED_HEADERS: [&str; 5] = [
 
 /// The names to sign, lowercase, sorted and once each (copied only when not already
 /// lowercase).
-fn headers_to_sign<'a>(request: &HttpRequest<'a>, extra: &[&'a str]) -> Vec<Cow<'a, str>> {
+fn headers_to_sign<'a>(request: &HttpRequest<'a>, extra: &[(&'a str, &[u8])]) -> Vec<Cow<'a, str>> {
     let mut names: Vec<Cow<'a, str>> = request
         .headers
         .iter()
         .map(|&(name, _)| lowercase(name))
         .filter(|name| !UNSIGNED_HEADERS.contains(&&**name))
-        .chain(extra.iter().map(|&name| Cow::Borrowed(name)))
+        .chain(extra.iter().map(|&(name, _)| Cow::Borrowed(name)))
         .collect();
     names.sort();
     names.dedup();
@@ -223,16 +223,35 @@ impl Credential {
     }
 }
 
-struct Computed {
-    canonical_request: String,
-    string_to_sign: String,
-    signature: String,
-}
-
 /// What [`compute`] signs with: the credentials, and where derived keys may be cached.
 struct Keys<'a> {
     creds: &'a Credentials,
     cache: &'a SigningKeyCache,
+}
+
+/// A computed signature, with what went into it: each public signing function takes the
+/// parts it reports.
+struct Computed {
+    canonical: CanonicalRequest,
+    /// Hex SHA-256 of the canonical request, the string to sign's last line.
+    canonical_hash: [u8; 64],
+    /// The hex signature.
+    signature: [u8; 64],
+}
+
+impl Computed {
+    fn signature(&self) -> &str {
+        crate::encoding::hex_str(&self.signature)
+    }
+
+    /// The string to sign, as text (the signature streams its parts into the HMAC).
+    fn string_to_sign(&self, amz_date: &str, credential: &Credential) -> String {
+        string_to_sign(
+            amz_date,
+            credential.scope(),
+            crate::encoding::hex_str(&self.canonical_hash),
+        )
+    }
 }
 
 #[allow(clippy::too_many_arguments)] // the parts of a signature, each already computed
@@ -246,10 +265,10 @@ fn compute(
     signed_headers: &[Cow<'_, str>],
     payload_hash: &str,
 ) -> Computed {
-    let uri = canonical_uri(request.path, params.settings);
+    let uri = canonical_uri_cow(request.path, params.settings);
     let names: Vec<&str> = signed_headers.iter().map(|name| &**name).collect();
     let canonical = CanonicalRequest::new(request, &uri, canonical_query, &names, payload_hash);
-    let to_sign = string_to_sign(amz_date, credential.scope(), &canonical.sha256_hex());
+    let canonical_hash = canonical.sha256_hex_bytes();
     let keyed_mac = keys.cache.get_or_derive(
         credential.cache_key(),
         keys.creds.secret_access_key.as_bytes(),
@@ -257,14 +276,18 @@ fn compute(
         &params.region,
         &params.service,
     );
-    let signature = crate::encoding::hex_str(&crate::encoding::hex32(&hmac_sha256_parts(
+    // The string to sign is streamed into the HMAC, not assembled.
+    let signature = crate::encoding::hex32(&hmac_sha256_parts(
         keyed_mac,
-        &[to_sign.as_bytes()],
-    )))
-    .to_owned();
+        &string_to_sign_parts(
+            amz_date.as_bytes(),
+            credential.scope().as_bytes(),
+            &canonical_hash,
+        ),
+    ));
     Computed {
-        canonical_request: canonical.into_text(),
-        string_to_sign: to_sign,
+        canonical,
+        canonical_hash,
         signature,
     }
 }
@@ -306,71 +329,186 @@ pub fn sign_with_header_cached(
     params: &SigningParams,
     keys: &SigningKeyCache,
 ) -> Result<SignedOutput, SignError> {
-    if !has_host(request) {
-        return Err(SignError::MissingHost);
-    }
-    let amz_date = format_amz_date(OffsetDateTime::from(params.time));
-    let payload_hash = payload_hash(request, params);
-    let mut added: Vec<(String, String)> = Vec::with_capacity(4);
-    added.push(("x-amz-date".into(), amz_date.clone()));
-    if params.sign_payload_header {
-        added.push(("x-amz-content-sha256".into(), payload_hash.to_string()));
-    }
-    let token_signed = creds.session_token.is_some() && !params.omit_session_token;
-    if let (Some(token), true) = (&creds.session_token, token_signed) {
-        added.push(("x-amz-security-token".into(), token.clone()));
-    }
-    let mut all_headers: Vec<(&str, &[u8])> = Vec::with_capacity(request.headers.len() + 3);
-    all_headers.extend_from_slice(request.headers);
-    all_headers.extend(added.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
-    let with_added = HttpRequest {
-        headers: &all_headers,
-        ..*request
-    };
-    let added_names: Vec<&str> = added.iter().map(|(n, _)| n.as_str()).collect();
-    let signed_headers = headers_to_sign(request, &added_names);
-    let query = canonical_query_from(&parse_query(request.query), |_| false);
-    let credential = Credential::new(creds, &amz_date, params);
-    let computed = compute(
-        &with_added,
-        Keys { creds, cache: keys },
-        params,
-        &amz_date,
-        &credential,
-        &query,
-        &signed_headers,
-        &payload_hash,
-    );
-    let signed_header_list = joined(&signed_headers);
-    let mut authorization = String::with_capacity(
-        ALGORITHM.len()
-            + credential.text.len()
-            + signed_header_list.len()
-            + computed.signature.len()
-            + 40,
-    );
-    for part in [
-        ALGORITHM,
-        " Credential=",
-        &credential.text,
-        ", SignedHeaders=",
-        &signed_header_list,
-        ", Signature=",
-        &computed.signature,
-    ] {
-        authorization.push_str(part);
-    }
-    drop(signed_headers);
-    if let (Some(token), false) = (&creds.session_token, token_signed) {
-        added.push(("x-amz-security-token".into(), token.clone()));
-    }
-    added.push(("authorization".into(), authorization));
+    let signed = HeaderSignature::compute(request, creds, params, keys)?;
+    let string_to_sign = signed
+        .computed
+        .string_to_sign(&signed.amz_date, &signed.credential);
+    let signature = signed.computed.signature().to_owned();
+    let headers = signed
+        .headers()
+        .map(|(name, value)| (name.to_owned(), value.into_owned()))
+        .collect();
     Ok(SignedOutput {
-        headers: added,
-        canonical_request: computed.canonical_request,
-        string_to_sign: computed.string_to_sign,
-        signature: computed.signature,
+        headers,
+        canonical_request: signed.computed.canonical.into_text(),
+        string_to_sign,
+        signature,
     })
+}
+
+/// The headers header signing adds to a request: what [`sign_headers_cached`] returns.
+#[derive(Debug, Clone)]
+pub struct SignatureHeaders {
+    /// `x-amz-date`.
+    pub amz_date: String,
+    /// `x-amz-content-sha256`, when [`SigningParams::sign_payload_header`] asks for it.
+    pub content_sha256: Option<String>,
+    /// `x-amz-security-token`, when the credentials carry a session token.
+    pub security_token: Option<String>,
+    /// `authorization`.
+    pub authorization: String,
+}
+
+impl SignatureHeaders {
+    /// The headers as `(name, value)`, in the order [`SignedOutput::headers`] lists them.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [
+            Some(("x-amz-date", self.amz_date.as_str())),
+            self.content_sha256
+                .as_deref()
+                .map(|hash| ("x-amz-content-sha256", hash)),
+            self.security_token
+                .as_deref()
+                .map(|token| ("x-amz-security-token", token)),
+            Some(("authorization", self.authorization.as_str())),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+/// [`sign_with_header_cached`] for a client that only sends the request: the same headers,
+/// without the canonical request, string to sign and signature as separate texts, which
+/// cost a dozen allocations per request that such a client never reads.
+pub fn sign_headers_cached(
+    request: &HttpRequest<'_>,
+    creds: &Credentials,
+    params: &SigningParams,
+    keys: &SigningKeyCache,
+) -> Result<SignatureHeaders, SignError> {
+    let signed = HeaderSignature::compute(request, creds, params, keys)?;
+    let authorization = signed.authorization();
+    Ok(SignatureHeaders {
+        content_sha256: params
+            .sign_payload_header
+            .then(|| signed.payload_hash.into_owned()),
+        security_token: creds.session_token.clone(),
+        amz_date: signed.amz_date,
+        authorization,
+    })
+}
+
+/// A header signature and what went into it, for both header-signing functions.
+struct HeaderSignature<'a> {
+    amz_date: String,
+    payload_hash: Cow<'static, str>,
+    credential: Credential,
+    /// `SignedHeaders`: the signed names joined with `;`.
+    signed_header_list: String,
+    computed: Computed,
+    /// The session token, when the signature covers it.
+    signed_token: Option<&'a str>,
+    creds: &'a Credentials,
+    params: &'a SigningParams,
+}
+
+impl<'a> HeaderSignature<'a> {
+    fn compute(
+        request: &HttpRequest<'_>,
+        creds: &'a Credentials,
+        params: &'a SigningParams,
+        keys: &SigningKeyCache,
+    ) -> Result<Self, SignError> {
+        if !has_host(request) {
+            return Err(SignError::MissingHost);
+        }
+        let amz_date = format_amz_date(OffsetDateTime::from(params.time));
+        let payload_hash = payload_hash(request, params);
+        let signed_token = creds
+            .session_token
+            .as_deref()
+            .filter(|_| !params.omit_session_token);
+        // The request's headers, then those this signature adds that it also signs:
+        // `x-amz-date`, and the body hash and session token when they are sent.
+        let mut all_headers: Vec<(&str, &[u8])> = Vec::with_capacity(request.headers.len() + 3);
+        all_headers.extend_from_slice(request.headers);
+        all_headers.push(("x-amz-date", amz_date.as_bytes()));
+        if params.sign_payload_header {
+            all_headers.push(("x-amz-content-sha256", payload_hash.as_bytes()));
+        }
+        if let Some(token) = signed_token {
+            all_headers.push(("x-amz-security-token", token.as_bytes()));
+        }
+        let with_added = HttpRequest {
+            headers: &all_headers,
+            ..*request
+        };
+        let signed_headers = headers_to_sign(request, &all_headers[request.headers.len()..]);
+        let query = canonical_query_from(&parse_query(request.query), |_| false);
+        let credential = Credential::new(creds, &amz_date, params);
+        let computed = compute(
+            &with_added,
+            Keys { creds, cache: keys },
+            params,
+            &amz_date,
+            &credential,
+            &query,
+            &signed_headers,
+            &payload_hash,
+        );
+        let signed_header_list = joined(&signed_headers);
+        Ok(Self {
+            amz_date,
+            payload_hash,
+            credential,
+            signed_header_list,
+            computed,
+            signed_token,
+            creds,
+            params,
+        })
+    }
+
+    /// The `Authorization` header's value.
+    fn authorization(&self) -> String {
+        let parts = [
+            ALGORITHM,
+            " Credential=",
+            &self.credential.text,
+            ", SignedHeaders=",
+            &self.signed_header_list,
+            ", Signature=",
+            self.computed.signature(),
+        ];
+        // Exactly as long as its text: a client can then hand the buffer over as the header
+        // value without another allocation (`Bytes::from` a full `Vec`).
+        let mut authorization = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        for part in parts {
+            authorization.push_str(part);
+        }
+        authorization
+    }
+
+    /// The headers to add, in AWS's order: `x-amz-date`, the body hash when asked for, a
+    /// signed session token, an unsigned one (added after signing), `authorization` last.
+    fn headers(&self) -> impl Iterator<Item = (&'static str, Cow<'_, str>)> {
+        let unsigned_token = match self.signed_token {
+            Some(_) => None,
+            None => self.creds.session_token.as_deref(),
+        };
+        [
+            Some(("x-amz-date", Cow::Borrowed(self.amz_date.as_str()))),
+            self.params
+                .sign_payload_header
+                .then(|| ("x-amz-content-sha256", Cow::Borrowed(&*self.payload_hash))),
+            self.signed_token
+                .map(|token| ("x-amz-security-token", Cow::Borrowed(token))),
+            unsigned_token.map(|token| ("x-amz-security-token", Cow::Borrowed(token))),
+            Some(("authorization", Cow::Owned(self.authorization()))),
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 /// Presigns `request`: the returned query parameters, percent-encoded and appended to the
@@ -426,12 +564,13 @@ pub fn presign(
     if let (Some(token), false) = (&creds.session_token, token_signed) {
         added.push(("X-Amz-Security-Token".into(), token.clone()));
     }
-    added.push(("X-Amz-Signature".into(), computed.signature.clone()));
+    let signature = computed.signature().to_owned();
+    added.push(("X-Amz-Signature".into(), signature.clone()));
     Ok(PresignedOutput {
         query_params: added,
-        canonical_request: computed.canonical_request,
-        string_to_sign: computed.string_to_sign,
-        signature: computed.signature,
+        string_to_sign: computed.string_to_sign(&amz_date, &credential),
+        canonical_request: computed.canonical.into_text(),
+        signature,
     })
 }
 
@@ -469,5 +608,57 @@ mod tests {
             }
         }
         assert_eq!(keys.len(), 1);
+    }
+
+    #[test]
+    fn lean_headers_are_the_full_signers_headers() {
+        let host: [(&str, &[u8]); 1] = [("host", b"k9.example.com")];
+        let with_body: [(&str, &[u8]); 2] = [
+            ("host", b"k9.example.com"),
+            ("content-type", b"application/json"),
+        ];
+        let keys = SigningKeyCache::new(4);
+        for token in [None, Some("session-token".to_owned())] {
+            let creds = Credentials::new("AKIDEXAMPLE", "secret", token);
+            for (sign_payload_header, omit_session_token, body) in [
+                (false, false, &b""[..]),
+                (true, false, &b"{\"a\":1}"[..]),
+                (false, true, &b"{}"[..]),
+                (true, true, &b""[..]),
+            ] {
+                let mut params = SigningParams::new(
+                    "us-east-1",
+                    "execute-api",
+                    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+                );
+                params.sign_payload_header = sign_payload_header;
+                params.omit_session_token = omit_session_token;
+                let headers: &[(&str, &[u8])] = if body.is_empty() { &host } else { &with_body };
+                let request = HttpRequest {
+                    method: "POST",
+                    body,
+                    ..request(headers)
+                };
+                let full = sign_with_header(&request, &creds, &params).unwrap();
+                let lean = sign_headers_cached(&request, &creds, &params, &keys).unwrap();
+                let lean: Vec<(String, String)> = lean
+                    .iter()
+                    .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                    .collect();
+                assert_eq!(
+                    lean, full.headers,
+                    "token {:?}, payload header {sign_payload_header}, omit token {omit_session_token}",
+                    creds.session_token
+                );
+                assert!(full.headers.last().unwrap().1.ends_with(&full.signature));
+            }
+        }
+        let no_host = sign_headers_cached(
+            &request(&[]),
+            &Credentials::new("A", "s", None),
+            &SigningParams::new("r", "s", SystemTime::UNIX_EPOCH),
+            &keys,
+        );
+        assert_eq!(no_host.unwrap_err(), SignError::MissingHost);
     }
 }

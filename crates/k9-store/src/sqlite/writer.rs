@@ -185,7 +185,8 @@ pub(crate) struct Writer {
     thread: Option<JoinHandle<()>>,
     /// The last key-use second sent per key: a busy key costs the writer one update a
     /// second, not one a request.
-    last_key_use: std::sync::Mutex<HashMap<String, i64>>,
+    /// foldhash (randomly seeded): only keys that authenticated a request are inserted.
+    last_key_use: std::sync::Mutex<HashMap<String, i64, foldhash::fast::RandomState>>,
 }
 
 impl Writer {
