@@ -30,6 +30,16 @@ async fn trigger(server: &TestServer, creds: &Credentials) -> Answer {
     .await
 }
 
+/// A provisioned server on which alice has triggered one analysis, and its execution id.
+async fn started_with_execution() -> (TestServer, Provisioned, String) {
+    let server = TestServer::start().await;
+    let p = server.provision().await;
+    let answer = trigger(&server, &p.alice).await;
+    assert_eq!(answer.status, 202, "{}", answer.text);
+    let id = answer.body["executionId"].as_str().unwrap().to_owned();
+    (server, p, id)
+}
+
 #[tokio::test]
 async fn approved_trigger_answers_202_with_execution_id() {
     let server = TestServer::start().await;
@@ -480,12 +490,7 @@ fn presigned_url(
 
 #[tokio::test]
 async fn presigned_get_of_an_execution_succeeds_and_expires() {
-    let server = TestServer::start().await;
-    let p = server.provision().await;
-    let id = trigger(&server, &p.alice).await.body["executionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (server, p, id) = started_with_execution().await;
     let url = server.url(&format!("{TRIGGER_PATH}/{id}"));
     let presigned = presigned_url(
         &url,
@@ -617,12 +622,7 @@ async fn session_token_must_match_and_must_not_be_expired() {
 
 #[tokio::test]
 async fn restart_keeps_executions() {
-    let server = TestServer::start().await;
-    let p = server.provision().await;
-    let id = trigger(&server, &p.alice).await.body["executionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (server, p, id) = started_with_execution().await;
     let dir = server.stop().await;
     let server = TestServer::start_in(dir).await;
     let status = send(signed(
@@ -778,18 +778,20 @@ async fn percent_encoded_path_parameters_are_decoded() {
 
 #[tokio::test]
 async fn head_is_served_as_get_without_a_body() {
-    let server = TestServer::start().await;
-    let p = server.provision().await;
-    let id = trigger(&server, &p.alice).await.body["executionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (server, p, id) = started_with_execution().await;
     for path in [TRIGGER_PATH.to_owned(), format!("{TRIGGER_PATH}/{id}")] {
+        let get = send(signed("GET", &server.url(&path), None, &p.alice)).await;
+        assert_eq!(get.status, 200, "GET {path}: {}", get.text);
         let answer = send(signed("HEAD", &server.url(&path), None, &p.alice)).await;
         assert_eq!(answer.status, 200, "HEAD {path}");
-        assert!(answer.text.is_empty(), "HEAD {path}: {}", answer.text);
         assert_eq!(
             answer.headers["content-type"], "application/json",
+            "HEAD {path}"
+        );
+        // The length of the body GET would send (hyper sends none for HEAD).
+        assert_eq!(
+            answer.headers["content-length"],
+            get.text.len().to_string().as_str(),
             "HEAD {path}"
         );
     }
@@ -797,12 +799,7 @@ async fn head_is_served_as_get_without_a_body() {
 
 #[tokio::test]
 async fn near_miss_paths_and_methods_name_no_resource() {
-    let server = TestServer::start().await;
-    let p = server.provision().await;
-    let id = trigger(&server, &p.alice).await.body["executionId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (server, p, id) = started_with_execution().await;
     let item = format!("{TRIGGER_PATH}/{id}");
     for (method, path) in [
         ("POST", format!("{TRIGGER_PATH}/")),

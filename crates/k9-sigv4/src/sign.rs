@@ -347,7 +347,8 @@ pub fn sign_with_header_cached(
 }
 
 /// The headers header signing adds to a request: what [`sign_headers_cached`] returns.
-#[derive(Debug, Clone)]
+/// `Debug` hides the session token and the signature, so the value can be logged.
+#[derive(Clone)]
 pub struct SignatureHeaders {
     /// `x-amz-date`.
     pub amz_date: String,
@@ -357,6 +358,26 @@ pub struct SignatureHeaders {
     pub security_token: Option<String>,
     /// `authorization`.
     pub authorization: String,
+}
+
+impl std::fmt::Debug for SignatureHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The signature stays valid for the clock window, the token for the session: both
+        // let whoever reads them act as the caller.
+        let authorization = match self.authorization.rsplit_once("Signature=") {
+            Some((head, _)) => format!("{head}Signature=***"),
+            None => "***".to_owned(),
+        };
+        f.debug_struct("SignatureHeaders")
+            .field("amz_date", &self.amz_date)
+            .field("content_sha256", &self.content_sha256)
+            .field(
+                "security_token",
+                &self.security_token.as_ref().map(|_| "***"),
+            )
+            .field("authorization", &authorization)
+            .finish()
+    }
 }
 
 impl SignatureHeaders {
@@ -660,5 +681,23 @@ mod tests {
             &keys,
         );
         assert_eq!(no_host.unwrap_err(), SignError::MissingHost);
+    }
+
+    #[test]
+    fn signature_headers_debug_hides_the_token_and_the_signature() {
+        let keys = SigningKeyCache::new(1);
+        let creds = Credentials::new("AKIDEXAMPLE", "secret", Some("the-session-token".into()));
+        let params = SigningParams::new("us-east-1", "execute-api", SystemTime::UNIX_EPOCH);
+        let host: [(&str, &[u8]); 1] = [("host", b"k9.example.com")];
+        let headers = sign_headers_cached(&request(&host), &creds, &params, &keys).unwrap();
+        let signature = headers.authorization.rsplit('=').next().unwrap().to_owned();
+        let debug = format!("{headers:?}");
+        assert!(!debug.contains("the-session-token"), "{debug}");
+        assert!(!debug.contains(&signature), "{debug}");
+        assert!(
+            debug.contains("Credential=AKIDEXAMPLE/19700101/"),
+            "{debug}"
+        );
+        assert!(debug.contains("Signature=***"), "{debug}");
     }
 }
