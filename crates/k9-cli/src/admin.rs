@@ -42,6 +42,9 @@ pub enum AdminCommand {
     #[command(subcommand)]
     Account(AccountCommand),
     /// Approve a principal (user or role ARN) to act for a customer.
+    ///
+    /// The ARN need not have been created here (`user create`, `role create`): an approval
+    /// applies to whatever is signed as that ARN. Approving a role covers all its sessions.
     Approve {
         /// Customer id, e.g. C123456.
         customer_id: String,

@@ -733,12 +733,14 @@ fn client_error_report(
                 Some((customer, account)) => (
                     format!("customer {customer} and account {account}"),
                     format!(
-                        "`k9 admin approve {customer} ARN` and `k9 admin account add {customer} {account}`"
+                        "`k9 admin approve {customer} ARN` and `k9 admin account add {customer} {account}`, \
+                         after `k9 admin customer create {customer}` if the customer is new"
                     ),
                 ),
                 None => (
                     "this customer and account".to_owned(),
-                    "`k9 admin approve CUSTOMER ARN` and `k9 admin account add CUSTOMER ACCOUNT`"
+                    "`k9 admin approve CUSTOMER ARN` and `k9 admin account add CUSTOMER ACCOUNT`, \
+                     after `k9 admin customer create CUSTOMER` if the customer is new"
                         .to_owned(),
                 ),
             };
@@ -1060,6 +1062,10 @@ mod tests {
             text.contains(
                 "`k9 admin approve C123456 ARN` and `k9 admin account add C123456 123456789012`"
             ),
+            "{text}"
+        );
+        assert!(
+            text.contains("after `k9 admin customer create C123456` if the customer is new"),
             "{text}"
         );
         assert!(text.contains("k9 admin key list"), "{text}");

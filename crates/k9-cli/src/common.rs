@@ -13,14 +13,29 @@ pub const EXIT_FAILURE: u8 = 1;
 /// `--data-dir`, shared by `serve`, `admin` and `demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataDirArgs {
-    /// Where k9 keeps its SQLite database and master key (created on first use).
+    /// Where k9 keeps its SQLite database and master key. `serve` creates it, as do the
+    /// `admin` commands that create something; the others need it to exist.
+    // Global, so `k9 admin show C123456 --data-dir DIR` works as well as
+    // `k9 admin --data-dir DIR show C123456`.
     #[arg(
         long,
+        global = true,
         env = "K9_DATA_DIR",
         default_value = "./k9-data",
         value_name = "DIR"
     )]
     pub data_dir: PathBuf,
+}
+
+/// Parses `--listen`: an IP address and a port. Host names are refused rather than resolved
+/// (`localhost` may resolve to `::1` alone, or to something else entirely), with the fix.
+pub fn parse_listen(value: &str) -> Result<std::net::SocketAddr, String> {
+    value.parse().map_err(|_| {
+        format!(
+            "'{value}' is not an IP address and port: use e.g. 127.0.0.1:8080 (this machine \
+             only), 0.0.0.0:8080 (every IPv4 interface) or [::1]:8080"
+        )
+    })
 }
 
 /// Opens (creating if needed) the store in `data_dir`. The master key comes from

@@ -30,7 +30,12 @@ const UNAPPROVED: &str = "arn:aws:iam::123456789012:user/mallory";
 )]
 pub struct DemoArgs {
     /// Address and port for the demo server.
-    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR:PORT",
+        value_parser = crate::common::parse_listen
+    )]
     pub listen: SocketAddr,
     /// A data directory that does not exist yet or is empty (default: a new temporary one).
     #[arg(long, value_name = "DIR")]

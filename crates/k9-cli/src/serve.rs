@@ -25,7 +25,8 @@ pub struct ServeArgs {
         long,
         env = "K9_LISTEN",
         default_value = "127.0.0.1:8080",
-        value_name = "ADDR:PORT"
+        value_name = "ADDR:PORT",
+        value_parser = crate::common::parse_listen
     )]
     pub listen: SocketAddr,
     #[command(flatten)]

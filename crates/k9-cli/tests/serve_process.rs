@@ -664,3 +664,40 @@ fn demo_keeps_serving_with_a_ready_curl_line_until_interrupted() {
     }
     assert_demo_data_dir_removed(&stdout);
 }
+
+#[test]
+fn admin_data_dir_may_follow_the_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    admin(dir.path(), &["customer", "create", "C123456"]);
+    let output = Command::new(K9)
+        .args(["admin", "show", "C123456", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("K9_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(shown["customerId"], "C123456");
+}
+
+#[test]
+fn listen_address_that_is_a_host_name_is_refused_with_the_fix() {
+    for command in ["serve", "demo"] {
+        let output = Command::new(K9)
+            .args([command, "--listen", "localhost:8080"])
+            .env_remove("K9_LISTEN")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{command}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("'localhost:8080' is not an IP address and port")
+                && stderr.contains("127.0.0.1:8080"),
+            "{command}: {stderr}"
+        );
+    }
+}

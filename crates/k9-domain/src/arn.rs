@@ -370,7 +370,8 @@ mod tests {
         assert_eq!(
             PrincipalArn::parse("x").unwrap_err().to_string(),
             "invalid principal ARN 'x': expected arn:aws:iam::<12-digit account>:user/<path/><name>, \
-             arn:aws:iam::<account>:role/<path/><name>, or arn:aws:sts::<account>:assumed-role/<role>/<session>"
+             arn:aws:iam::<account>:role/<path/><name>, or arn:aws:sts::<account>:assumed-role/<role>/<session> \
+             (names: 1 to 64 letters, digits or +=,.@_-; a session name at least 2)"
         );
     }
 

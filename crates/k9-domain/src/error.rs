@@ -25,7 +25,7 @@ pub enum IdError {
     AccessKeyId(String),
     /// Not one of the three principal ARN shapes.
     #[error(
-        "invalid principal ARN '{0}': expected arn:aws:iam::<12-digit account>:user/<path/><name>, arn:aws:iam::<account>:role/<path/><name>, or arn:aws:sts::<account>:assumed-role/<role>/<session>"
+        "invalid principal ARN '{0}': expected arn:aws:iam::<12-digit account>:user/<path/><name>, arn:aws:iam::<account>:role/<path/><name>, or arn:aws:sts::<account>:assumed-role/<role>/<session> (names: 1 to 64 letters, digits or +=,.@_-; a session name at least 2)"
     )]
     PrincipalArn(String),
     /// A role session name outside `[\w+=,.@-]{2,64}`.
