@@ -9,7 +9,7 @@ use axum::http::{HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use k9_domain::{AccountId, CustomerId, ExecutionId};
-use k9_store::{AuditOutcome, AuditRecord, EnqueueOutcome};
+use k9_store::{AuditOutcome, AuditRecord, DenialReason, EnqueueOutcome};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -53,14 +53,32 @@ pub(crate) async fn handle(
         Endpoint::List => {
             let Query(query) = Query::<ListQuery>::try_from_uri(uri)?;
             let (customer, account) = ids()?;
-            list_analyses(state, caller, request_id, customer, account, query).await
+            list_analyses(
+                state,
+                caller,
+                request_id,
+                route.method,
+                customer,
+                account,
+                query,
+            )
+            .await
         }
         Endpoint::Get { execution } => {
             let raw_execution = decoded(execution, "executionId")?;
             let (customer, account) = ids()?;
             let execution_id = ExecutionId::parse(&raw_execution)
                 .map_err(|e| ApiError::bad_request(format!("Invalid executionId: {e}")))?;
-            get_analysis(state, caller, request_id, customer, account, execution_id).await
+            get_analysis(
+                state,
+                caller,
+                request_id,
+                route.method,
+                customer,
+                account,
+                execution_id,
+            )
+            .await
         }
     }
 }
@@ -115,14 +133,24 @@ impl Ask<'_> {
         }
     }
 
-    fn write_reason(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// What was asked, and for a refusal why (`trigger analysis for C123456/123456789012:
+    /// caller not approved for the customer`).
+    fn write_reason(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        denial: Option<DenialReason>,
+    ) -> fmt::Result {
         write!(
             f,
             "{} for {}/{}",
             self.action.verb(),
             self.customer,
             self.account
-        )
+        )?;
+        match denial {
+            Some(reason) => write!(f, ": {}", reason.as_str()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -158,6 +186,19 @@ async fn authorize(state: &AppState, caller: &Caller, ask: Ask<'_>) -> Result<()
         tracing::error!(%error, "authorization lookup failed");
         ApiError::internal()
     })?;
+    // Only the audit log learns why: the caller's answer is the same whatever it is.
+    let denial = if allowed {
+        None
+    } else {
+        state
+            .store
+            .denial_reason(caller.arn(), customer, account)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "reason for an authorization refusal not found");
+                None
+            })
+    };
     caller.mark_audited();
     k9_store::record_audit(
         &*state.store,
@@ -173,7 +214,7 @@ async fn authorize(state: &AppState, caller: &Caller, ask: Ask<'_>) -> Result<()
             } else {
                 AuditOutcome::Denied
             },
-            reason: &Written(|f: &mut fmt::Formatter<'_>| ask.write_reason(f)),
+            reason: &Written(|f: &mut fmt::Formatter<'_>| ask.write_reason(f, denial)),
         },
     )
     .await;
@@ -225,6 +266,11 @@ async fn trigger_analysis(
     account: AccountId,
     body: &[u8],
 ) -> Result<Response, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(format!(
+            "Request body is empty: expected {{\"customerId\": \"{customer}\", \"accountId\": \"{account}\"}}"
+        )));
+    }
     let parsed: TriggerBody = serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
             ApiError::bad_request(format!("Invalid request body: {e}"))
@@ -267,13 +313,14 @@ async fn get_analysis(
     state: &AppState,
     caller: &Caller,
     request_id: &RequestId,
+    method: &'static str,
     customer: CustomerId,
     account: AccountId,
     execution_id: ExecutionId,
 ) -> Result<Response, ApiError> {
     let ask = Ask {
         request_id,
-        method: "GET",
+        method,
         customer: &customer,
         account: &account,
         execution: Some(&execution_id),
@@ -325,6 +372,7 @@ async fn list_analyses(
     state: &AppState,
     caller: &Caller,
     request_id: &RequestId,
+    method: &'static str,
     customer: CustomerId,
     account: AccountId,
     query: ListQuery,
@@ -343,7 +391,7 @@ async fn list_analyses(
     };
     let ask = Ask {
         request_id,
-        method: "GET",
+        method,
         customer: &customer,
         account: &account,
         execution: None,

@@ -20,11 +20,14 @@ const LEN: usize = 36;
 pub struct RequestId([u8; LEN]);
 
 impl RequestId {
-    /// A random UUID-shaped id, like API Gateway's. Built byte by byte: this runs on every
+    /// A random (version 4) UUID, like API Gateway's. Built byte by byte: this runs on every
     /// request.
     fn random() -> Self {
         const HEX: &[u8; 16] = b"0123456789abcdef";
-        let bytes: [u8; 16] = rand::rng().random();
+        let mut bytes: [u8; 16] = rand::rng().random();
+        // RFC 9562: version 4 in the high nibble of byte 6, variant 0b10 in byte 8.
+        bytes[6] = (bytes[6] & 0x0f) | 0x40;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
         let mut id = [b'-'; LEN];
         let mut at = 0;
         for (i, byte) in bytes.iter().enumerate() {
@@ -81,13 +84,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn request_ids_are_uuid_shaped_and_distinct() {
+    fn request_ids_are_version_4_uuids_and_distinct() {
         let (a, b) = (RequestId::random(), RequestId::random());
-        let (a, b) = (a.as_str(), b.as_str());
-        assert_ne!(a, b);
-        let groups: Vec<usize> = a.split('-').map(str::len).collect();
-        assert_eq!(groups, [8, 4, 4, 4, 12]);
-        assert!(a.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
+        assert_ne!(a.as_str(), b.as_str());
+        for _ in 0..64 {
+            let id = RequestId::random();
+            let id = id.as_str();
+            let groups: Vec<usize> = id.split('-').map(str::len).collect();
+            assert_eq!(groups, [8, 4, 4, 4, 12]);
+            assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
+            assert_eq!(&id[14..15], "4", "{id}: version");
+            assert!(
+                matches!(&id[19..20], "8" | "9" | "a" | "b"),
+                "{id}: variant"
+            );
+        }
         let zero = RequestId::default();
         assert_eq!(zero.as_str(), "00000000-0000-0000-0000-000000000000");
     }

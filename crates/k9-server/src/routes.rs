@@ -29,6 +29,8 @@ pub(crate) enum Endpoint<'a> {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Route<'a> {
     pub(crate) endpoint: Endpoint<'a>,
+    /// The method as the audit log records it: `POST`, `GET` or `HEAD`.
+    pub(crate) method: &'static str,
     pub(crate) customer: &'a str,
     pub(crate) account: &'a str,
 }
@@ -52,15 +54,21 @@ impl<'a> Route<'a> {
         if customer.is_empty() || account.is_empty() || !execution.is_none_or(one_segment) {
             return None;
         }
-        let reads = *method == Method::GET || *method == Method::HEAD;
-        let endpoint = match execution {
-            None if *method == Method::POST => Endpoint::Trigger,
-            None if reads => Endpoint::List,
-            Some(execution) if reads => Endpoint::Get { execution },
+        let (reads, method) = match *method {
+            Method::POST => (false, "POST"),
+            Method::GET => (true, "GET"),
+            Method::HEAD => (true, "HEAD"),
             _ => return None,
+        };
+        let endpoint = match execution {
+            None if !reads => Endpoint::Trigger,
+            None => Endpoint::List,
+            Some(execution) if reads => Endpoint::Get { execution },
+            Some(_) => return None,
         };
         Some(Self {
             endpoint,
+            method,
             customer,
             account,
         })
@@ -99,14 +107,15 @@ mod tests {
             route(Method::POST, collection),
             Some(Route {
                 endpoint: Endpoint::Trigger,
+                method: "POST",
                 customer: "C123456",
                 account: "123456789012",
             })
         );
-        for method in [Method::GET, Method::HEAD] {
+        for (method, name) in [(Method::GET, "GET"), (Method::HEAD, "HEAD")] {
             assert_eq!(
-                route(method, collection).map(|r| r.endpoint),
-                Some(Endpoint::List)
+                route(method, collection).map(|r| (r.endpoint, r.method)),
+                Some((Endpoint::List, name))
             );
         }
         let item = "/customer/C%31/account/x/analysis/ondemand-1";
@@ -116,6 +125,7 @@ mod tests {
                 endpoint: Endpoint::Get {
                     execution: "ondemand-1"
                 },
+                method: "GET",
                 customer: "C%31",
                 account: "x",
             })

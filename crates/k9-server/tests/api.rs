@@ -397,6 +397,11 @@ async fn invalid_input_answers_400_naming_the_field() {
             r#"{"accountId": "123456789012"}"#,
             "customerId",
         ),
+        (
+            TRIGGER_PATH,
+            "",
+            r#"Request body is empty: expected {"customerId": "C123456", "accountId": "123456789012"}"#,
+        ),
     ];
     for (path, body, field) in cases {
         let answer = send(signed("POST", &server.url(path), Some(body), &p.alice)).await;
@@ -692,6 +697,20 @@ async fn audit_rows_record_decisions_and_hold_no_secret_or_signature() {
             "{expected:?} missing from {outcomes:?}"
         );
     }
+    // The audit log says why bob was refused; bob's answer did not.
+    let denied = events
+        .iter()
+        .find(|e| e.outcome == AuditOutcome::Denied)
+        .unwrap();
+    assert_eq!(
+        denied.reason,
+        "trigger analysis for C123456/123456789012: caller not approved for the customer"
+    );
+    let allowed = events
+        .iter()
+        .find(|e| e.outcome == AuditOutcome::Allowed)
+        .unwrap();
+    assert_eq!(allowed.reason, "trigger analysis for C123456/123456789012");
     let dump = serde_json::to_string(&events).unwrap();
     assert!(!dump.contains(p.alice.secret_access_key()));
     assert!(!dump.contains(p.bob.secret_access_key()));
@@ -724,6 +743,41 @@ async fn account_registered_to_customer_is_required() {
     let body = r#"{"customerId": "C654321", "accountId": "123456789012"}"#;
     let answer = send(signed("POST", &server.url(path), Some(body), &p.alice)).await;
     assert_eq!(answer.status, 403);
+    assert_eq!(
+        answer.message(),
+        "Caller is not authorized to trigger analysis for k9 customerId (C654321) and accountId (123456789012)"
+    );
+    // A customer that does not exist gets the very same answer.
+    let path = "/customer/C999999/account/123456789012/analysis";
+    let body = r#"{"customerId": "C999999", "accountId": "123456789012"}"#;
+    let unknown = send(signed("POST", &server.url(path), Some(body), &p.alice)).await;
+    assert_eq!(unknown.status, 403);
+    assert_eq!(
+        unknown.message().replace("C999999", "C654321"),
+        answer.message()
+    );
+    // Only the audit log tells the two apart.
+    server.store.flush().await.unwrap();
+    let reasons: Vec<String> = server
+        .store
+        .audit_events(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.outcome == AuditOutcome::Denied)
+        .map(|e| e.reason)
+        .collect();
+    assert!(
+        reasons.contains(
+            &"trigger analysis for C654321/123456789012: account not registered to the customer"
+                .to_owned()
+        ),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"trigger analysis for C999999/123456789012: no such customer".to_owned()),
+        "{reasons:?}"
+    );
     let _ = AccountId::parse(ACCOUNT).unwrap();
 }
 
@@ -795,6 +849,20 @@ async fn head_is_served_as_get_without_a_body() {
             "HEAD {path}"
         );
     }
+    server.store.flush().await.unwrap();
+    let methods: Vec<String> = server
+        .store
+        .audit_events(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.method)
+        .collect();
+    assert_eq!(
+        methods.iter().filter(|m| *m == "HEAD").count(),
+        2,
+        "{methods:?}"
+    );
 }
 
 #[tokio::test]

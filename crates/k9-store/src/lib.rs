@@ -35,8 +35,8 @@ mod store;
 pub use error::StoreError;
 pub use model::{
     AccessKey, AccessKeyInfo, AssumedRoleUser, AuditEvent, AuditOutcome, AuditRecord, Credential,
-    CredentialKind, CustomerInfo, EnqueueOutcome, Execution, ExecutionPage, KeyStatus,
-    NewAccessKey, NewSession, ParseKeyStatusError, SessionCredentials,
+    CredentialKind, CustomerInfo, DenialReason, EnqueueOutcome, Execution, ExecutionPage,
+    KeyStatus, NewAccessKey, NewSession, ParseKeyStatusError, SessionCredentials,
 };
 pub use secret::{MasterKey, SecretString};
 pub use sqlite::SqliteStore;

@@ -127,6 +127,29 @@ pub struct ExecutionPage {
     pub next_token: Option<String>,
 }
 
+/// Why [`crate::Store::is_authorized`] said no, for the audit log only: callers get one
+/// answer whatever the reason, so that a refusal does not reveal what exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenialReason {
+    /// No such customer.
+    UnknownCustomer,
+    /// The account is not registered to the customer (it may be to another one).
+    AccountNotRegistered,
+    /// The customer and account are there; no approved principal covers the caller.
+    NotApproved,
+}
+
+impl DenialReason {
+    /// The reason as the audit log words it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenialReason::UnknownCustomer => "no such customer",
+            DenialReason::AccountNotRegistered => "account not registered to the customer",
+            DenialReason::NotApproved => "caller not approved for the customer",
+        }
+    }
+}
+
 /// What [`crate::Store::enqueue_execution`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnqueueOutcome {

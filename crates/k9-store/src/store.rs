@@ -7,8 +7,8 @@ use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, ExecutionStatus
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    AccessKeyInfo, AuditEvent, AuditRecord, Credential, CustomerInfo, EnqueueOutcome, Execution,
-    ExecutionPage, KeyStatus, NewAccessKey, NewSession, StoreError,
+    AccessKeyInfo, AuditEvent, AuditRecord, Credential, CustomerInfo, DenialReason, EnqueueOutcome,
+    Execution, ExecutionPage, KeyStatus, NewAccessKey, NewSession, StoreError,
 };
 
 /// Largest page [`Store::list_executions`] returns; larger limits are lowered to it.
@@ -90,6 +90,19 @@ pub trait Store: Send + Sync {
     ) -> Option<bool> {
         let _ = (caller, customer, account);
         None
+    }
+
+    /// Why [`Store::is_authorized`] refuses `caller`, for the audit log, read now (so it may
+    /// disagree with a refusal made before an administrator's change). `None` if the backend
+    /// cannot tell. Called only after a refusal: it may cost a read.
+    async fn denial_reason(
+        &self,
+        caller: &PrincipalArn,
+        customer: &CustomerId,
+        account: &AccountId,
+    ) -> Result<Option<DenialReason>, StoreError> {
+        let _ = (caller, customer, account);
+        Ok(None)
     }
 
     /// Queues an execution for `customer` and `account`, or returns the one already

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{account, arn, customer, customer_with_accounts, open, NOW};
-use k9_store::{Store, StoreError};
+use k9_store::{DenialReason, Store, StoreError};
 
 const ACCOUNT: &str = "123456789012";
 
@@ -115,6 +115,41 @@ async fn approved_caller_is_not_authorized_for_an_account_the_customer_does_not_
         .is_authorized(&alice, &c, &account("210987654321"))
         .await
         .unwrap());
+}
+
+#[tokio::test]
+async fn denial_reason_names_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    customer_with_accounts(&store, "C123456", &[ACCOUNT]).await;
+    customer_with_accounts(&store, "C654321", &["210987654321"]).await;
+    let alice = arn("arn:aws:iam::111111111111:user/alice");
+    let reason = |c: &'static str, a: &'static str| {
+        let (store, alice) = (&store, &alice);
+        async move {
+            store
+                .denial_reason(alice, &customer(c), &account(a))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        reason("C999999", ACCOUNT).await,
+        Some(DenialReason::UnknownCustomer)
+    );
+    // Registered, but to another customer; or to none.
+    assert_eq!(
+        reason("C123456", "210987654321").await,
+        Some(DenialReason::AccountNotRegistered)
+    );
+    assert_eq!(
+        reason("C123456", "999999999999").await,
+        Some(DenialReason::AccountNotRegistered)
+    );
+    assert_eq!(
+        reason("C123456", ACCOUNT).await,
+        Some(DenialReason::NotApproved)
+    );
 }
 
 #[tokio::test]

@@ -34,8 +34,8 @@ use crate::secret::create_data_dir;
 use crate::store::{MAX_PAGE_SIZE, MAX_SESSION_DURATION, MIN_SESSION_DURATION};
 use crate::{
     random, AccessKey, AccessKeyInfo, AssumedRoleUser, AuditEvent, AuditQueue, AuditRecord,
-    Credential, CustomerInfo, EnqueueOutcome, Execution, ExecutionPage, KeyStatus, MasterKey,
-    NewAccessKey, NewSession, SessionCredentials, Store, StoreError,
+    Credential, CustomerInfo, DenialReason, EnqueueOutcome, Execution, ExecutionPage, KeyStatus,
+    MasterKey, NewAccessKey, NewSession, SessionCredentials, Store, StoreError,
 };
 use cache::{authorization_key, ReadCache};
 use codec::{to_nanos, whole_seconds_utc};
@@ -283,6 +283,17 @@ impl Store for SqliteStore {
         self.refresh_cache();
         self.cache
             .authorization(caller, customer.as_str(), account.as_str())
+    }
+
+    async fn denial_reason(
+        &self,
+        _caller: &PrincipalArn,
+        customer: &CustomerId,
+        account: &AccountId,
+    ) -> Result<Option<DenialReason>, StoreError> {
+        self.readers
+            .with(|conn| reads::denial_reason(conn, customer, account))
+            .map(Some)
     }
 
     async fn enqueue_execution(

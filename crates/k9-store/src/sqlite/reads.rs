@@ -17,8 +17,8 @@ use crate::crypto::SecretCipher;
 use crate::sqlite::cache::DbCounters;
 use crate::sqlite::codec::{from_nanos, parse_stored, PageCursor};
 use crate::{
-    AccessKeyInfo, AuditEvent, AuditOutcome, Credential, CredentialKind, CustomerInfo, Execution,
-    ExecutionPage, SecretString, StoreError,
+    AccessKeyInfo, AuditEvent, AuditOutcome, Credential, CredentialKind, CustomerInfo,
+    DenialReason, Execution, ExecutionPage, SecretString, StoreError,
 };
 
 /// Idle read connections kept for reuse; more are opened under load and closed after.
@@ -195,6 +195,31 @@ pub(crate) fn is_authorized(
         }
     }
     Ok(false)
+}
+
+/// Why `is_authorized` refuses, in one statement: a missing customer, else an account not
+/// registered to it, else (both there) no approval covers the caller.
+pub(crate) fn denial_reason(
+    conn: &Connection,
+    customer: &CustomerId,
+    account: &AccountId,
+) -> Result<DenialReason, StoreError> {
+    let (customer_exists, account_registered): (bool, bool) = conn
+        .prepare_cached(
+            "SELECT
+                EXISTS (SELECT 1 FROM customers WHERE customer_id = ?1),
+                EXISTS (SELECT 1 FROM accounts WHERE customer_id = ?1 AND account_id = ?2)",
+        )?
+        .query_row(params![customer.as_str(), account.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok(if !customer_exists {
+        DenialReason::UnknownCustomer
+    } else if !account_registered {
+        DenialReason::AccountNotRegistered
+    } else {
+        DenialReason::NotApproved
+    })
 }
 
 /// The database's change counters (the `admin_generation` and `execution_generation`
