@@ -749,7 +749,8 @@ fn client_error_report(
             hints.push(format!(
                 "the k9 server authenticated the request, but either the principal it was \
                  signed as is not approved for the customer, or the account is not registered \
-                 to that customer ({what}); the server gives one answer for both. It was signed \
+                 to that customer, or there is no such customer ({what}); the server gives one \
+                 answer for all three (`k9 admin audit` on the server says which). It was signed \
                  with access key {key} from {source}. Its ARN: `k9 admin key list` on the \
                  server (keys made by `k9 admin`), or `aws sts get-caller-identity{profile_flag}` \
                  (AWS keys)."

@@ -10,11 +10,11 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit code for failures that are not the user's input (I/O, store, server).
 pub const EXIT_FAILURE: u8 = 1;
 
-/// `--data-dir`, shared by `serve`, `admin` and `demo`.
+/// `--data-dir`, shared by `serve` and `admin` (`demo` has its own: a fresh directory).
 #[derive(Debug, Clone, clap::Args)]
 pub struct DataDirArgs {
-    /// Where k9 keeps its SQLite database and master key. `serve` creates it, as do the
-    /// `admin` commands that create something; the others need it to exist.
+    /// Where k9 keeps its SQLite database and master key. `serve` creates it, as do `admin user
+    /// create`, `role create` and `customer create`; other `admin` commands need it to exist.
     // Global, so `k9 admin show C123456 --data-dir DIR` works as well as
     // `k9 admin --data-dir DIR show C123456`.
     #[arg(

@@ -48,8 +48,8 @@ pub struct ServeArgs {
         value_name = "SECONDS"
     )]
     pub clock_skew_seconds: u64,
-    /// Days of audit log to keep; older rows are deleted at start and every hour. 0 keeps
-    /// everything (the log then grows by one row per request).
+    /// Days of audit log to keep; older events are deleted at start and every hour. 0 keeps
+    /// everything (the log then grows by one event per request that reaches authentication).
     #[arg(
         long,
         env = "K9_AUDIT_RETENTION_DAYS",

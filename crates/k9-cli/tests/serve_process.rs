@@ -673,6 +673,7 @@ fn admin_data_dir_may_follow_the_subcommand() {
         .args(["admin", "show", "C123456", "--data-dir"])
         .arg(dir.path())
         .env_remove("K9_DATA_DIR")
+        .env_remove("K9_MASTER_KEY")
         .output()
         .unwrap();
     assert!(

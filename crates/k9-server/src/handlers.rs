@@ -195,7 +195,7 @@ async fn authorize(state: &AppState, caller: &Caller, ask: Ask<'_>) -> Result<()
             .denial_reason(caller.arn(), customer, account)
             .await
             .unwrap_or_else(|error| {
-                tracing::warn!(%error, "reason for an authorization refusal not found");
+                tracing::warn!(%error, "cannot read why an authorization was refused");
                 None
             })
     };

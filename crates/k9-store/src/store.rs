@@ -92,9 +92,10 @@ pub trait Store: Send + Sync {
         None
     }
 
-    /// Why [`Store::is_authorized`] refuses `caller`, for the audit log, read now (so it may
-    /// disagree with a refusal made before an administrator's change). `None` if the backend
-    /// cannot tell. Called only after a refusal: it may cost a read.
+    /// Why [`Store::is_authorized`] refused `caller`, for the audit log. A backend that
+    /// caches decisions answers from the same cached read as the refusal; `None` if it
+    /// cannot tell (or the decision has since become an approval). Called only after a
+    /// refusal.
     async fn denial_reason(
         &self,
         caller: &PrincipalArn,

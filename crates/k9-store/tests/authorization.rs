@@ -153,6 +153,41 @@ async fn denial_reason_names_what_is_missing() {
 }
 
 #[tokio::test]
+async fn denial_reason_of_a_cached_refusal_is_the_one_read_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    customer_with_accounts(&store, "C123456", &[ACCOUNT]).await;
+    let (c, alice) = (
+        customer("C123456"),
+        arn("arn:aws:iam::111111111111:user/alice"),
+    );
+    let other = account("210987654321");
+    assert!(!store.is_authorized(&alice, &c, &other).await.unwrap());
+    // Register the account behind the store's back (no change counter moves), so that a
+    // fresh read would now say "not approved": the cached refusal keeps its own reason.
+    rusqlite::Connection::open(dir.path().join(k9_store::SqliteStore::FILE_NAME))
+        .unwrap()
+        .execute(
+            "INSERT INTO accounts (account_id, customer_id, added_at) VALUES ('210987654321', 'C123456', 0)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(
+        store.denial_reason(&alice, &c, &other).await.unwrap(),
+        Some(DenialReason::AccountNotRegistered)
+    );
+    // An approval through the store invalidates the cache: the reason is read afresh.
+    store
+        .approve(&c, &arn("arn:aws:iam::111111111111:user/bob"), NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.denial_reason(&alice, &c, &other).await.unwrap(),
+        Some(DenialReason::NotApproved)
+    );
+}
+
+#[tokio::test]
 async fn approval_for_one_customer_does_not_authorize_for_another() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());

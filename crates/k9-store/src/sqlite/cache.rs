@@ -27,7 +27,10 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::{Credential, Execution};
+use crate::{Credential, DenialReason, Execution};
+
+/// An authorization decision as cached: `None` allowed, else why not (for the audit log).
+pub(crate) type Decision = Option<DenialReason>;
 
 /// Longest time a change made by another process may go unnoticed.
 pub(crate) const CROSS_PROCESS_REFRESH: Duration = Duration::from_millis(100);
@@ -126,7 +129,7 @@ pub(crate) struct ReadCache {
     // short keys) where only stored keys and executions are ever inserted; with std's
     // SipHash where the caller picks the key (any customer and account it asks about).
     credentials: Tagged<String, Arc<Credential>, foldhash::fast::RandomState>,
-    authorizations: Tagged<String, bool, RandomState>,
+    authorizations: Tagged<String, Decision, RandomState>,
     executions: Tagged<String, Arc<Execution>, foldhash::fast::RandomState>,
 }
 
@@ -209,13 +212,24 @@ impl ReadCache {
             .put(credential.access_key_id.to_string(), generation, credential);
     }
 
-    /// The cached decision for `caller` on `customer`'s `account`, if still valid.
+    /// Whether `caller` may act on `customer`'s `account`, if a still-valid decision is cached.
     pub(crate) fn authorization(
         &self,
         caller: &impl std::fmt::Display,
         customer: &str,
         account: &str,
     ) -> Option<bool> {
+        self.decision(caller, customer, account)
+            .map(|decision| decision.is_none())
+    }
+
+    /// The cached decision for `caller` on `customer`'s `account`, if still valid.
+    pub(crate) fn decision(
+        &self,
+        caller: &impl std::fmt::Display,
+        customer: &str,
+        account: &str,
+    ) -> Option<Decision> {
         let generation = self.admin_generation();
         // The key is built on the stack: this runs on every authorized request, and a
         // heap key would cost an allocation just to be looked up.
@@ -230,8 +244,8 @@ impl ReadCache {
     }
 
     /// Caches a decision, read under admin generation `generation`.
-    pub(crate) fn put_authorization(&self, key: String, generation: u64, allowed: bool) {
-        self.authorizations.put(key, generation, allowed);
+    pub(crate) fn put_authorization(&self, key: String, generation: u64, decision: Decision) {
+        self.authorizations.put(key, generation, decision);
     }
 
     /// The cached execution `execution_id`, if still valid.
@@ -306,6 +320,9 @@ impl<const N: usize> std::fmt::Write for StackText<N> {
 mod tests {
     use super::*;
 
+    const ALLOWED: Decision = None;
+    const REFUSED: Decision = Some(DenialReason::NotApproved);
+
     const ZERO: DbCounters = DbCounters {
         admin: 0,
         executions: 0,
@@ -316,7 +333,7 @@ mod tests {
         let cache = ReadCache::new(ZERO);
         let generation = cache.admin_generation();
         cache.invalidate_admin();
-        cache.put_authorization(authorization_key(&"arn", "C1", "1"), generation, true);
+        cache.put_authorization(authorization_key(&"arn", "C1", "1"), generation, ALLOWED);
         assert_eq!(cache.authorization(&"arn", "C1", "1"), None);
     }
 
@@ -326,9 +343,10 @@ mod tests {
         cache.put_authorization(
             authorization_key(&"arn", "C1", "1"),
             cache.admin_generation(),
-            false,
+            REFUSED,
         );
         assert_eq!(cache.authorization(&"arn", "C1", "1"), Some(false));
+        assert_eq!(cache.decision(&"arn", "C1", "1"), Some(REFUSED));
     }
 
     #[test]
@@ -340,7 +358,7 @@ mod tests {
         cache.put_authorization(
             authorization_key(&"arn", "C1", "1"),
             cache.admin_generation(),
-            true,
+            ALLOWED,
         );
         let (admin, execution) = (cache.admin_generation(), cache.execution_generation());
         cache.saw_db_counters(DbCounters {
@@ -371,7 +389,7 @@ mod tests {
         let long_arn = format!("arn:aws:iam::123456789012:user/{}", "p/".repeat(300));
         let key = authorization_key(&long_arn, "C123456", "123456789012");
         assert!(key.len() > 256);
-        cache.put_authorization(key, cache.admin_generation(), true);
+        cache.put_authorization(key, cache.admin_generation(), ALLOWED);
         assert_eq!(
             cache.authorization(&long_arn, "C123456", "123456789012"),
             Some(true)

@@ -267,11 +267,11 @@ impl Store for SqliteStore {
         }
         let key = authorization_key(caller, customer.as_str(), account.as_str());
         let generation = self.cache.admin_generation();
-        let allowed = self
+        let decision = self
             .readers
-            .with(|conn| reads::is_authorized(conn, caller, customer, account))?;
-        self.cache.put_authorization(key, generation, allowed);
-        Ok(allowed)
+            .with(|conn| reads::authorization_decision(conn, caller, customer, account))?;
+        self.cache.put_authorization(key, generation, decision);
+        Ok(decision.is_none())
     }
 
     fn is_authorized_now(
@@ -287,10 +287,20 @@ impl Store for SqliteStore {
 
     async fn denial_reason(
         &self,
-        _caller: &PrincipalArn,
+        caller: &PrincipalArn,
         customer: &CustomerId,
         account: &AccountId,
     ) -> Result<Option<DenialReason>, StoreError> {
+        // The reason was read with the decision and cached beside it, so a refusal answered
+        // from memory is explained from memory, by the same read.
+        self.refresh_cache();
+        if let Some(decision) = self
+            .cache
+            .decision(caller, customer.as_str(), account.as_str())
+        {
+            return Ok(decision);
+        }
+        // Evicted or invalidated since: read it now.
         self.readers
             .with(|conn| reads::denial_reason(conn, customer, account))
             .map(Some)

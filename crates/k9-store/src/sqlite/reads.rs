@@ -14,7 +14,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::audit::{decode_batch, StoredEvent};
 use crate::crypto::SecretCipher;
-use crate::sqlite::cache::DbCounters;
+use crate::sqlite::cache::{DbCounters, Decision};
 use crate::sqlite::codec::{from_nanos, parse_stored, PageCursor};
 use crate::{
     AccessKeyInfo, AuditEvent, AuditOutcome, Credential, CredentialKind, CustomerInfo,
@@ -163,7 +163,21 @@ fn open_secret(
 
 /// Whether `caller` is covered by an approval of `customer` and `account` is registered
 /// to `customer`.
-pub(crate) fn is_authorized(
+/// The decision `Store::is_authorized` caches: allowed, or why not.
+pub(crate) fn authorization_decision(
+    conn: &Connection,
+    caller: &PrincipalArn,
+    customer: &CustomerId,
+    account: &AccountId,
+) -> Result<Decision, StoreError> {
+    Ok(if is_authorized(conn, caller, customer, account)? {
+        None
+    } else {
+        Some(denial_reason(conn, customer, account)?)
+    })
+}
+
+fn is_authorized(
     conn: &Connection,
     caller: &PrincipalArn,
     customer: &CustomerId,
