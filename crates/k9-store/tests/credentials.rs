@@ -268,7 +268,10 @@ async fn key_use_is_recorded_in_batches_and_never_moves_back() {
         .access_key_id;
     assert_eq!(store.list_keys().await.unwrap()[0].last_used_date, None);
 
-    store.record_key_use(&id, NOW + Duration::minutes(5));
+    store.record_key_use(
+        &id,
+        NOW + Duration::minutes(5) + Duration::milliseconds(300),
+    );
     store.record_key_use(&id, NOW + Duration::minutes(1));
     store.flush().await.unwrap();
     assert_eq!(

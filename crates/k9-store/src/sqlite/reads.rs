@@ -15,7 +15,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use crate::audit::{decode_batch, StoredEvent};
 use crate::crypto::SecretCipher;
 use crate::sqlite::cache::{DbCounters, Decision};
-use crate::sqlite::codec::{from_nanos, parse_stored, PageCursor};
+use crate::sqlite::codec::{from_nanos, parse_stored, whole_seconds_utc, PageCursor};
 use crate::{
     AccessKeyInfo, AuditEvent, AuditOutcome, Credential, CredentialKind, CustomerInfo,
     DenialReason, Execution, ExecutionPage, SecretString, StoreError,
@@ -424,7 +424,11 @@ pub(crate) fn list_keys(conn: &Connection) -> Result<Vec<AccessKeyInfo>, StoreEr
             access_key_id: parse_stored("access_keys.access_key_id", &id)?,
             status: parse_stored("access_keys.status", &status)?,
             create_date: from_nanos(created_at)?,
-            last_used_date: last_used_at.map(from_nanos).transpose()?,
+            // Whole seconds, as `create_date` and IAM's `LastUsedDate`.
+            last_used_date: last_used_at
+                .map(from_nanos)
+                .transpose()?
+                .map(whole_seconds_utc),
         })
     })
     .collect()
