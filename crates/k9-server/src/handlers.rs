@@ -45,42 +45,39 @@ pub(crate) async fn handle(
     let raw_customer = decoded(route.customer, "customerId")?;
     let raw_account = decoded(route.account, "accountId")?;
     let ids = || Ok::<_, ApiError>((parse_customer(&raw_customer)?, parse_account(&raw_account)?));
+    let served = Served {
+        state,
+        caller,
+        request_id,
+        method: route.method,
+    };
     match route.endpoint {
         Endpoint::Trigger => {
             let (customer, account) = ids()?;
-            trigger_analysis(state, caller, request_id, customer, account, body).await
+            trigger_analysis(&served, customer, account, body).await
         }
         Endpoint::List => {
             let Query(query) = Query::<ListQuery>::try_from_uri(uri)?;
             let (customer, account) = ids()?;
-            list_analyses(
-                state,
-                caller,
-                request_id,
-                route.method,
-                customer,
-                account,
-                query,
-            )
-            .await
+            list_analyses(&served, customer, account, query).await
         }
         Endpoint::Get { execution } => {
             let raw_execution = decoded(execution, "executionId")?;
             let (customer, account) = ids()?;
             let execution_id = ExecutionId::parse(&raw_execution)
                 .map_err(|e| ApiError::bad_request(format!("Invalid executionId: {e}")))?;
-            get_analysis(
-                state,
-                caller,
-                request_id,
-                route.method,
-                customer,
-                account,
-                execution_id,
-            )
-            .await
+            get_analysis(&served, customer, account, execution_id).await
         }
     }
+}
+
+/// What an endpoint is served with: the server, the verified caller, and the request's id
+/// and method (for its audit row).
+struct Served<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+    request_id: &'a RequestId,
+    method: &'static str,
 }
 
 fn parse_customer(raw: &str) -> Result<CustomerId, ApiError> {
@@ -109,8 +106,6 @@ impl Action {
 
 /// What a caller asks to do, for [`authorize`] and its audit row.
 struct Ask<'a> {
-    request_id: &'a RequestId,
-    method: &'static str,
     customer: &'a CustomerId,
     account: &'a AccountId,
     /// Set when the request names one execution.
@@ -166,39 +161,31 @@ impl<F: Fn(&mut fmt::Formatter<'_>) -> fmt::Result> fmt::Display for Written<F> 
 /// Allows the call only if the caller is an approved principal of the customer and the
 /// account is registered to it. The refusal is the same whether or not the customer or account
 /// exists.
-async fn authorize(state: &AppState, caller: &Caller, ask: Ask<'_>) -> Result<(), ApiError> {
-    let Ask {
+async fn authorize(served: &Served<'_>, ask: Ask<'_>) -> Result<(), ApiError> {
+    let Served {
+        state,
+        caller,
         request_id,
         method,
+    } = *served;
+    let Ask {
         customer,
         account,
         action,
         ..
     } = ask;
-    let allowed = cached_or(
+    let decision = cached_or(
         state
             .store
-            .is_authorized_now(caller.arn(), customer, account),
-        || state.store.is_authorized(caller.arn(), customer, account),
+            .authorization_now(caller.arn(), customer, account),
+        || state.store.authorization(caller.arn(), customer, account),
     )
     .await
     .map_err(|error| {
         tracing::error!(%error, "authorization lookup failed");
         ApiError::internal()
     })?;
-    // Only the audit log learns why: the caller's answer is the same whatever it is.
-    let denial = if allowed {
-        None
-    } else {
-        state
-            .store
-            .denial_reason(caller.arn(), customer, account)
-            .await
-            .unwrap_or_else(|error| {
-                tracing::warn!(%error, "cannot read why an authorization was refused");
-                None
-            })
-    };
+    let allowed = decision.is_allowed();
     caller.mark_audited();
     k9_store::record_audit(
         &*state.store,
@@ -214,7 +201,10 @@ async fn authorize(state: &AppState, caller: &Caller, ask: Ask<'_>) -> Result<()
             } else {
                 AuditOutcome::Denied
             },
-            reason: &Written(|f: &mut fmt::Formatter<'_>| ask.write_reason(f, denial)),
+            // Only the audit log learns why: the caller's answer is the same whatever it is.
+            reason: &Written(|f: &mut fmt::Formatter<'_>| {
+                ask.write_reason(f, decision.denial_reason())
+            }),
         },
     )
     .await;
@@ -259,9 +249,7 @@ fn body_field(value: &serde_json::Value, field: &str, expected: &str) -> Result<
 
 /// `POST /customer/{cid}/account/{aid}/analysis`: queue an analysis; 202 once it is durable.
 async fn trigger_analysis(
-    state: &AppState,
-    caller: &Caller,
-    request_id: &RequestId,
+    served: &Served<'_>,
     customer: CustomerId,
     account: AccountId,
     body: &[u8],
@@ -281,17 +269,21 @@ async fn trigger_analysis(
     body_field(&parsed.customer_id, "customerId", customer.as_str())?;
     body_field(&parsed.account_id, "accountId", account.as_str())?;
     let ask = Ask {
-        request_id,
-        method: "POST",
         customer: &customer,
         account: &account,
         execution: None,
         action: Action::Trigger,
     };
-    authorize(state, caller, ask).await?;
-    let outcome = state
+    authorize(served, ask).await?;
+    let outcome = served
+        .state
         .store
-        .enqueue_execution(&customer, &account, caller.arn(), OffsetDateTime::now_utc())
+        .enqueue_execution(
+            &customer,
+            &account,
+            served.caller.arn(),
+            OffsetDateTime::now_utc(),
+        )
         .await
         .map_err(|error| {
             tracing::error!(%error, "enqueue failed");
@@ -310,33 +302,28 @@ async fn trigger_analysis(
 
 /// `GET /customer/{cid}/account/{aid}/analysis/{executionId}`.
 async fn get_analysis(
-    state: &AppState,
-    caller: &Caller,
-    request_id: &RequestId,
-    method: &'static str,
+    served: &Served<'_>,
     customer: CustomerId,
     account: AccountId,
     execution_id: ExecutionId,
 ) -> Result<Response, ApiError> {
     let ask = Ask {
-        request_id,
-        method,
         customer: &customer,
         account: &account,
         execution: Some(&execution_id),
         action: Action::Read,
     };
-    authorize(state, caller, ask).await?;
+    authorize(served, ask).await?;
     let not_found = || ApiError::not_found(format!("Execution {execution_id} not found"));
     if !execution_id.belongs_to(&customer, &account) {
         return Err(not_found());
     }
+    let store = &served.state.store;
     let execution = cached_or(
-        state
-            .store
+        store
             .execution_now(&customer, &account, &execution_id)
             .map(Some),
-        || state.store.execution(&customer, &account, &execution_id),
+        || store.execution(&customer, &account, &execution_id),
     )
     .await
     .map_err(|error| {
@@ -344,10 +331,14 @@ async fn get_analysis(
         ApiError::internal()
     })?
     .ok_or_else(not_found)?;
-    let json = state.execution_json.of(&execution).map_err(|error| {
-        tracing::error!(%error, "execution serialization failed");
-        ApiError::internal()
-    })?;
+    let json = served
+        .state
+        .execution_json
+        .of(&execution)
+        .map_err(|error| {
+            tracing::error!(%error, "execution serialization failed");
+            ApiError::internal()
+        })?;
     Ok((
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
         json,
@@ -369,10 +360,7 @@ const MAX_PAGE: u32 = 100;
 
 /// `GET /customer/{cid}/account/{aid}/analysis[?limit=N&nextToken=T]`: newest first.
 async fn list_analyses(
-    state: &AppState,
-    caller: &Caller,
-    request_id: &RequestId,
-    method: &'static str,
+    served: &Served<'_>,
     customer: CustomerId,
     account: AccountId,
     query: ListQuery,
@@ -390,15 +378,14 @@ async fn list_analyses(
             })?,
     };
     let ask = Ask {
-        request_id,
-        method,
         customer: &customer,
         account: &account,
         execution: None,
         action: Action::Read,
     };
-    authorize(state, caller, ask).await?;
-    let page = state
+    authorize(served, ask).await?;
+    let page = served
+        .state
         .store
         .list_executions(&customer, &account, limit, query.next_token.as_deref())
         .await

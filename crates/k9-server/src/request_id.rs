@@ -9,8 +9,8 @@ use rand::Rng;
 /// The response header that carries the id.
 static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-amzn-requestid");
 
-/// Length of a UUID-shaped id.
-const LEN: usize = 36;
+/// Length of a hyphenated UUID.
+const LEN: usize = uuid::fmt::Hyphenated::LENGTH;
 
 /// The id of the request being served, a request extension that the API passes on to
 /// authentication, the handlers and the audit row. Kept inline
@@ -20,24 +20,12 @@ const LEN: usize = 36;
 pub struct RequestId([u8; LEN]);
 
 impl RequestId {
-    /// A random (version 4) UUID, like API Gateway's. Built byte by byte: this runs on every
+    /// A random (version 4) UUID, like API Gateway's, written in place: this runs on every
     /// request.
     fn random() -> Self {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut bytes: [u8; 16] = rand::rng().random();
-        // RFC 9562: version 4 in the high nibble of byte 6, variant 0b10 in byte 8.
-        bytes[6] = (bytes[6] & 0x0f) | 0x40;
-        bytes[8] = (bytes[8] & 0x3f) | 0x80;
-        let mut id = [b'-'; LEN];
-        let mut at = 0;
-        for (i, byte) in bytes.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                at += 1; // leave the '-'
-            }
-            id[at] = HEX[usize::from(byte >> 4)];
-            id[at + 1] = HEX[usize::from(byte & 0x0f)];
-            at += 2;
-        }
+        let uuid = uuid::Builder::from_random_bytes(rand::rng().random()).into_uuid();
+        let mut id = [0; LEN];
+        uuid.hyphenated().encode_lower(&mut id);
         Self(id)
     }
 

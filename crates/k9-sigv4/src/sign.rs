@@ -333,14 +333,14 @@ pub fn sign_with_header_cached(
     let string_to_sign = signed
         .computed
         .string_to_sign(&signed.amz_date, &signed.credential);
-    let signature = signed.computed.signature().to_owned();
-    let headers = signed
-        .headers()
-        .map(|(name, value)| (name.to_owned(), value.into_owned()))
-        .collect();
+    let (headers, computed) = signed.into_headers();
+    let signature = computed.signature().to_owned();
     Ok(SignedOutput {
-        headers,
-        canonical_request: signed.computed.canonical.into_text(),
+        headers: headers
+            .iter()
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+            .collect(),
+        canonical_request: computed.canonical.into_text(),
         string_to_sign,
         signature,
     })
@@ -407,16 +407,9 @@ pub fn sign_headers_cached(
     params: &SigningParams,
     keys: &SigningKeyCache,
 ) -> Result<SignatureHeaders, SignError> {
-    let signed = HeaderSignature::compute(request, creds, params, keys)?;
-    let authorization = signed.authorization();
-    Ok(SignatureHeaders {
-        content_sha256: params
-            .sign_payload_header
-            .then(|| signed.payload_hash.into_owned()),
-        security_token: creds.session_token.clone(),
-        amz_date: signed.amz_date,
-        authorization,
-    })
+    Ok(HeaderSignature::compute(request, creds, params, keys)?
+        .into_headers()
+        .0)
 }
 
 /// A header signature and what went into it, for both header-signing functions.
@@ -427,8 +420,6 @@ struct HeaderSignature<'a> {
     /// `SignedHeaders`: the signed names joined with `;`.
     signed_header_list: String,
     computed: Computed,
-    /// The session token, when the signature covers it.
-    signed_token: Option<&'a str>,
     creds: &'a Credentials,
     params: &'a SigningParams,
 }
@@ -484,7 +475,6 @@ impl<'a> HeaderSignature<'a> {
             credential,
             signed_header_list,
             computed,
-            signed_token,
             creds,
             params,
         })
@@ -510,25 +500,20 @@ impl<'a> HeaderSignature<'a> {
         authorization
     }
 
-    /// The headers to add, in AWS's order: `x-amz-date`, the body hash when asked for, a
-    /// signed session token, an unsigned one (added after signing), `authorization` last.
-    fn headers(&self) -> impl Iterator<Item = (&'static str, Cow<'_, str>)> {
-        let unsigned_token = match self.signed_token {
-            Some(_) => None,
-            None => self.creds.session_token.as_deref(),
-        };
-        [
-            Some(("x-amz-date", Cow::Borrowed(self.amz_date.as_str()))),
-            self.params
+    /// The headers to add (a session token the signature does not cover is still sent),
+    /// and the signature they carry.
+    fn into_headers(self) -> (SignatureHeaders, Computed) {
+        let authorization = self.authorization();
+        let headers = SignatureHeaders {
+            content_sha256: self
+                .params
                 .sign_payload_header
-                .then(|| ("x-amz-content-sha256", Cow::Borrowed(&*self.payload_hash))),
-            self.signed_token
-                .map(|token| ("x-amz-security-token", Cow::Borrowed(token))),
-            unsigned_token.map(|token| ("x-amz-security-token", Cow::Borrowed(token))),
-            Some(("authorization", Cow::Owned(self.authorization()))),
-        ]
-        .into_iter()
-        .flatten()
+                .then(|| self.payload_hash.into_owned()),
+            security_token: self.creds.session_token.clone(),
+            amz_date: self.amz_date,
+            authorization,
+        };
+        (headers, self.computed)
     }
 }
 
@@ -672,6 +657,28 @@ mod tests {
                     creds.session_token
                 );
                 assert!(full.headers.last().unwrap().1.ends_with(&full.signature));
+                // AWS's order; a session token is sent even when the signature omits it.
+                let names: Vec<&str> = full.headers.iter().map(|(n, _)| n.as_str()).collect();
+                let expected: Vec<&str> = [
+                    Some("x-amz-date"),
+                    sign_payload_header.then_some("x-amz-content-sha256"),
+                    creds.session_token.as_ref().map(|_| "x-amz-security-token"),
+                    Some("authorization"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                assert_eq!(names, expected);
+                let signed_names = full
+                    .headers
+                    .last()
+                    .unwrap()
+                    .1
+                    .contains("x-amz-security-token");
+                assert_eq!(
+                    signed_names,
+                    creds.session_token.is_some() && !omit_session_token
+                );
             }
         }
         let no_host = sign_headers_cached(

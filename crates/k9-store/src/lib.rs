@@ -34,9 +34,10 @@ mod store;
 
 pub use error::StoreError;
 pub use model::{
-    AccessKey, AccessKeyInfo, AssumedRoleUser, AuditEvent, AuditOutcome, AuditRecord, Credential,
-    CredentialKind, CustomerInfo, DenialReason, EnqueueOutcome, Execution, ExecutionPage,
-    KeyStatus, NewAccessKey, NewSession, ParseKeyStatusError, SessionCredentials,
+    AccessKey, AccessKeyInfo, AssumedRoleUser, AuditEvent, AuditOutcome, AuditRecord,
+    Authorization, Credential, CredentialKind, CustomerInfo, DenialReason, EnqueueOutcome,
+    Execution, ExecutionPage, KeyStatus, NewAccessKey, NewSession, ParseKeyStatusError,
+    SessionCredentials,
 };
 pub use secret::{MasterKey, SecretString};
 pub use sqlite::SqliteStore;

@@ -127,8 +127,32 @@ pub struct ExecutionPage {
     pub next_token: Option<String>,
 }
 
-/// Why [`crate::Store::is_authorized`] said no, for the audit log only: callers get one
-/// answer whatever the reason, so that a refusal does not reveal what exists.
+/// An authorization decision ([`crate::Store::authorization`]): allowed, or refused and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authorization {
+    /// The caller may act on the account for the customer.
+    Allowed,
+    /// The caller may not.
+    Denied(DenialReason),
+}
+
+impl Authorization {
+    /// Whether the caller may act.
+    pub fn is_allowed(self) -> bool {
+        matches!(self, Authorization::Allowed)
+    }
+
+    /// Why the caller may not act, if it may not.
+    pub fn denial_reason(self) -> Option<DenialReason> {
+        match self {
+            Authorization::Allowed => None,
+            Authorization::Denied(reason) => Some(reason),
+        }
+    }
+}
+
+/// Why an [`Authorization`] is a refusal, for the audit log only: callers get one answer
+/// whatever the reason, so that a refusal does not reveal what exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DenialReason {
     /// No such customer.

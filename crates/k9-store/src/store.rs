@@ -7,8 +7,8 @@ use k9_domain::{AccessKeyId, AccountId, CustomerId, ExecutionId, ExecutionStatus
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    AccessKeyInfo, AuditEvent, AuditRecord, Credential, CustomerInfo, DenialReason, EnqueueOutcome,
-    Execution, ExecutionPage, KeyStatus, NewAccessKey, NewSession, StoreError,
+    AccessKeyInfo, AuditEvent, AuditRecord, Authorization, Credential, CustomerInfo,
+    EnqueueOutcome, Execution, ExecutionPage, KeyStatus, NewAccessKey, NewSession, StoreError,
 };
 
 /// Largest page [`Store::list_executions`] returns; larger limits are lowered to it.
@@ -70,40 +70,50 @@ pub trait Store: Send + Sync {
     /// stamp may be skipped; the next second's is sent again).
     fn record_key_use(&self, id: &AccessKeyId, at: OffsetDateTime);
 
-    /// Whether `caller` may act on `account` for `customer`: the account is registered to
+    /// Whether `caller` may act on `account` for `customer` (the account is registered to
     /// the customer and the caller is covered by one of the customer's approved
-    /// principals (see [`PrincipalArn::is_covered_by`]).
+    /// principals, see [`PrincipalArn::is_covered_by`]), and if not, why.
+    async fn authorization(
+        &self,
+        caller: &PrincipalArn,
+        customer: &CustomerId,
+        account: &AccountId,
+    ) -> Result<Authorization, StoreError>;
+
+    /// What [`Store::authorization`] would answer, if the backend has it at hand without
+    /// waiting (see [`Store::credential_now`]).
+    fn authorization_now(
+        &self,
+        caller: &PrincipalArn,
+        customer: &CustomerId,
+        account: &AccountId,
+    ) -> Option<Authorization> {
+        let _ = (caller, customer, account);
+        None
+    }
+
+    /// [`Store::authorization`] as yes or no.
     async fn is_authorized(
         &self,
         caller: &PrincipalArn,
         customer: &CustomerId,
         account: &AccountId,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .authorization(caller, customer, account)
+            .await?
+            .is_allowed())
+    }
 
-    /// What [`Store::is_authorized`] would answer, if the backend has it at hand without
-    /// waiting (see [`Store::credential_now`]).
+    /// [`Store::authorization_now`] as yes or no.
     fn is_authorized_now(
         &self,
         caller: &PrincipalArn,
         customer: &CustomerId,
         account: &AccountId,
     ) -> Option<bool> {
-        let _ = (caller, customer, account);
-        None
-    }
-
-    /// Why [`Store::is_authorized`] refused `caller`, for the audit log. A backend that
-    /// caches decisions answers from the same cached read as the refusal; `None` if it
-    /// cannot tell (or the decision has since become an approval). Called only after a
-    /// refusal.
-    async fn denial_reason(
-        &self,
-        caller: &PrincipalArn,
-        customer: &CustomerId,
-        account: &AccountId,
-    ) -> Result<Option<DenialReason>, StoreError> {
-        let _ = (caller, customer, account);
-        Ok(None)
+        self.authorization_now(caller, customer, account)
+            .map(Authorization::is_allowed)
     }
 
     /// Queues an execution for `customer` and `account`, or returns the one already

@@ -128,9 +128,10 @@ async fn denial_reason_names_what_is_missing() {
         let (store, alice) = (&store, &alice);
         async move {
             store
-                .denial_reason(alice, &customer(c), &account(a))
+                .authorization(alice, &customer(c), &account(a))
                 .await
                 .unwrap()
+                .denial_reason()
         }
     };
     assert_eq!(
@@ -173,7 +174,11 @@ async fn denial_reason_of_a_cached_refusal_is_the_one_read_with_it() {
         )
         .unwrap();
     assert_eq!(
-        store.denial_reason(&alice, &c, &other).await.unwrap(),
+        store
+            .authorization(&alice, &c, &other)
+            .await
+            .unwrap()
+            .denial_reason(),
         Some(DenialReason::AccountNotRegistered)
     );
     // An approval through the store invalidates the cache: the reason is read afresh.
@@ -182,7 +187,11 @@ async fn denial_reason_of_a_cached_refusal_is_the_one_read_with_it() {
         .await
         .unwrap();
     assert_eq!(
-        store.denial_reason(&alice, &c, &other).await.unwrap(),
+        store
+            .authorization(&alice, &c, &other)
+            .await
+            .unwrap()
+            .denial_reason(),
         Some(DenialReason::NotApproved)
     );
 }

@@ -27,10 +27,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::{Credential, DenialReason, Execution};
-
-/// An authorization decision as cached: `None` allowed, else why not (for the audit log).
-pub(crate) type Decision = Option<DenialReason>;
+use crate::{Authorization, Credential, Execution};
 
 /// Longest time a change made by another process may go unnoticed.
 pub(crate) const CROSS_PROCESS_REFRESH: Duration = Duration::from_millis(100);
@@ -129,7 +126,7 @@ pub(crate) struct ReadCache {
     // short keys) where only stored keys and executions are ever inserted; with std's
     // SipHash where the caller picks the key (any customer and account it asks about).
     credentials: Tagged<String, Arc<Credential>, foldhash::fast::RandomState>,
-    authorizations: Tagged<String, Decision, RandomState>,
+    authorizations: Tagged<String, Authorization, RandomState>,
     executions: Tagged<String, Arc<Execution>, foldhash::fast::RandomState>,
 }
 
@@ -212,24 +209,13 @@ impl ReadCache {
             .put(credential.access_key_id.to_string(), generation, credential);
     }
 
-    /// Whether `caller` may act on `customer`'s `account`, if a still-valid decision is cached.
+    /// The cached decision for `caller` on `customer`'s `account`, if still valid.
     pub(crate) fn authorization(
         &self,
         caller: &impl std::fmt::Display,
         customer: &str,
         account: &str,
-    ) -> Option<bool> {
-        self.decision(caller, customer, account)
-            .map(|decision| decision.is_none())
-    }
-
-    /// The cached decision for `caller` on `customer`'s `account`, if still valid.
-    pub(crate) fn decision(
-        &self,
-        caller: &impl std::fmt::Display,
-        customer: &str,
-        account: &str,
-    ) -> Option<Decision> {
+    ) -> Option<Authorization> {
         let generation = self.admin_generation();
         // The key is built on the stack: this runs on every authorized request, and a
         // heap key would cost an allocation just to be looked up.
@@ -244,7 +230,7 @@ impl ReadCache {
     }
 
     /// Caches a decision, read under admin generation `generation`.
-    pub(crate) fn put_authorization(&self, key: String, generation: u64, decision: Decision) {
+    pub(crate) fn put_authorization(&self, key: String, generation: u64, decision: Authorization) {
         self.authorizations.put(key, generation, decision);
     }
 
@@ -320,8 +306,10 @@ impl<const N: usize> std::fmt::Write for StackText<N> {
 mod tests {
     use super::*;
 
-    const ALLOWED: Decision = None;
-    const REFUSED: Decision = Some(DenialReason::NotApproved);
+    use crate::DenialReason;
+
+    const ALLOWED: Authorization = Authorization::Allowed;
+    const REFUSED: Authorization = Authorization::Denied(DenialReason::NotApproved);
 
     const ZERO: DbCounters = DbCounters {
         admin: 0,
@@ -345,8 +333,7 @@ mod tests {
             cache.admin_generation(),
             REFUSED,
         );
-        assert_eq!(cache.authorization(&"arn", "C1", "1"), Some(false));
-        assert_eq!(cache.decision(&"arn", "C1", "1"), Some(REFUSED));
+        assert_eq!(cache.authorization(&"arn", "C1", "1"), Some(REFUSED));
     }
 
     #[test]
@@ -365,14 +352,14 @@ mod tests {
             admin: 7,
             executions: 3,
         });
-        assert_eq!(cache.authorization(&"arn", "C1", "1"), Some(true));
+        assert_eq!(cache.authorization(&"arn", "C1", "1"), Some(ALLOWED));
         assert_eq!(cache.execution_generation(), execution);
 
         cache.saw_db_counters(DbCounters {
             admin: 7,
             executions: 4,
         });
-        assert_eq!(cache.authorization(&"arn", "C1", "1"), Some(true));
+        assert_eq!(cache.authorization(&"arn", "C1", "1"), Some(ALLOWED));
         assert_ne!(cache.execution_generation(), execution);
 
         cache.saw_db_counters(DbCounters {
@@ -392,7 +379,7 @@ mod tests {
         cache.put_authorization(key, cache.admin_generation(), ALLOWED);
         assert_eq!(
             cache.authorization(&long_arn, "C123456", "123456789012"),
-            Some(true)
+            Some(ALLOWED)
         );
         assert_eq!(
             cache.authorization(&long_arn, "C123456", "210987654321"),

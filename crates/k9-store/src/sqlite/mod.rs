@@ -34,7 +34,7 @@ use crate::secret::create_data_dir;
 use crate::store::{MAX_PAGE_SIZE, MAX_SESSION_DURATION, MIN_SESSION_DURATION};
 use crate::{
     random, AccessKey, AccessKeyInfo, AssumedRoleUser, AuditEvent, AuditQueue, AuditRecord,
-    Credential, CustomerInfo, DenialReason, EnqueueOutcome, Execution, ExecutionPage, KeyStatus,
+    Authorization, Credential, CustomerInfo, EnqueueOutcome, Execution, ExecutionPage, KeyStatus,
     MasterKey, NewAccessKey, NewSession, SessionCredentials, Store, StoreError,
 };
 use cache::{authorization_key, ReadCache};
@@ -256,54 +256,33 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn is_authorized(
+    async fn authorization(
         &self,
         caller: &PrincipalArn,
         customer: &CustomerId,
         account: &AccountId,
-    ) -> Result<bool, StoreError> {
-        if let Some(allowed) = self.is_authorized_now(caller, customer, account) {
-            return Ok(allowed);
+    ) -> Result<Authorization, StoreError> {
+        if let Some(decision) = self.authorization_now(caller, customer, account) {
+            return Ok(decision);
         }
         let key = authorization_key(caller, customer.as_str(), account.as_str());
         let generation = self.cache.admin_generation();
         let decision = self
             .readers
-            .with(|conn| reads::authorization_decision(conn, caller, customer, account))?;
+            .with(|conn| reads::authorization(conn, caller, customer, account))?;
         self.cache.put_authorization(key, generation, decision);
-        Ok(decision.is_none())
+        Ok(decision)
     }
 
-    fn is_authorized_now(
+    fn authorization_now(
         &self,
         caller: &PrincipalArn,
         customer: &CustomerId,
         account: &AccountId,
-    ) -> Option<bool> {
+    ) -> Option<Authorization> {
         self.refresh_cache();
         self.cache
             .authorization(caller, customer.as_str(), account.as_str())
-    }
-
-    async fn denial_reason(
-        &self,
-        caller: &PrincipalArn,
-        customer: &CustomerId,
-        account: &AccountId,
-    ) -> Result<Option<DenialReason>, StoreError> {
-        // The reason was read with the decision and cached beside it, so a refusal answered
-        // from memory is explained from memory, by the same read.
-        self.refresh_cache();
-        if let Some(decision) = self
-            .cache
-            .decision(caller, customer.as_str(), account.as_str())
-        {
-            return Ok(decision);
-        }
-        // Evicted or invalidated since: read it now.
-        self.readers
-            .with(|conn| reads::denial_reason(conn, customer, account))
-            .map(Some)
     }
 
     async fn enqueue_execution(

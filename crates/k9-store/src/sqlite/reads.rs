@@ -14,11 +14,11 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 
 use crate::audit::{decode_batch, StoredEvent};
 use crate::crypto::SecretCipher;
-use crate::sqlite::cache::{DbCounters, Decision};
+use crate::sqlite::cache::DbCounters;
 use crate::sqlite::codec::{from_nanos, parse_stored, whole_seconds_utc, PageCursor};
 use crate::{
-    AccessKeyInfo, AuditEvent, AuditOutcome, Credential, CredentialKind, CustomerInfo,
-    DenialReason, Execution, ExecutionPage, SecretString, StoreError,
+    AccessKeyInfo, AuditEvent, AuditOutcome, Authorization, Credential, CredentialKind,
+    CustomerInfo, DenialReason, Execution, ExecutionPage, SecretString, StoreError,
 };
 
 /// Idle read connections kept for reuse; more are opened under load and closed after.
@@ -163,17 +163,17 @@ fn open_secret(
 
 /// Whether `caller` is covered by an approval of `customer` and `account` is registered
 /// to `customer`.
-/// The decision `Store::is_authorized` caches: allowed, or why not.
-pub(crate) fn authorization_decision(
+/// The decision `Store::authorization` caches: allowed, or why not.
+pub(crate) fn authorization(
     conn: &Connection,
     caller: &PrincipalArn,
     customer: &CustomerId,
     account: &AccountId,
-) -> Result<Decision, StoreError> {
+) -> Result<Authorization, StoreError> {
     Ok(if is_authorized(conn, caller, customer, account)? {
-        None
+        Authorization::Allowed
     } else {
-        Some(denial_reason(conn, customer, account)?)
+        Authorization::Denied(denial_reason(conn, customer, account)?)
     })
 }
 
@@ -213,7 +213,7 @@ fn is_authorized(
 
 /// Why `is_authorized` refuses, in one statement: a missing customer, else an account not
 /// registered to it, else (both there) no approval covers the caller.
-pub(crate) fn denial_reason(
+fn denial_reason(
     conn: &Connection,
     customer: &CustomerId,
     account: &AccountId,
